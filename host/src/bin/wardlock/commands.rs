@@ -1,0 +1,374 @@
+//! The subcommands.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wardlock::{Holder, Liveness, LockDir, LockStatus, Mode, Options, Policy, Timeout};
+
+use crate::args::{Args, Command};
+use crate::exit::{self, Failure};
+
+pub fn dispatch(args: Args) -> Result<ExitCode, Failure> {
+    let policy = load_policy(args.policy.as_deref())?;
+    match args.command {
+        Command::Run {
+            timeout,
+            shared,
+            conflict_exit_code,
+            resource,
+            command,
+        } => {
+            let dir = lock_dir(args.dir, Create::Yes)?;
+            run(
+                &dir,
+                policy,
+                &resource,
+                mode(shared),
+                timeout,
+                conflict_exit_code,
+                &command,
+            )
+        }
+        Command::Status { json } => {
+            let dir = lock_dir(args.dir, Create::No)?;
+            status(&dir, policy, json)
+        }
+        Command::Plan {
+            shared,
+            timeout,
+            json,
+            resource,
+        } => plan(&policy, &resource, mode(shared), timeout, json),
+    }
+}
+
+fn mode(shared: bool) -> Mode {
+    if shared {
+        Mode::Shared
+    } else {
+        Mode::Exclusive
+    }
+}
+
+fn timeout(text: Option<String>) -> Timeout {
+    text.map_or(Timeout::Default, Timeout::Text)
+}
+
+fn load_policy(path: Option<&Path>) -> Result<Policy, Failure> {
+    let policy = match path {
+        Some(path) => Policy::from_file(path),
+        None => Policy::embedded(),
+    };
+    policy.map_err(|e| Failure::from_error(e, exit::CONFLICT))
+}
+
+#[derive(PartialEq)]
+enum Create {
+    Yes,
+    No,
+}
+
+/// The lock directory: as given, or found; created (the last component
+/// only, never its parents) when `create` says so.
+fn lock_dir(given: Option<PathBuf>, create: Create) -> Result<PathBuf, Failure> {
+    let dir = match given {
+        Some(dir) => dir,
+        None => {
+            let cwd = std::env::current_dir().map_err(|e| {
+                Failure::new(
+                    exit::OS,
+                    format!("error: failed to read the current directory: {e}"),
+                )
+            })?;
+            wardlock::default_dir(&cwd)
+        }
+    };
+    if create == Create::Yes && !dir.is_dir() {
+        match std::fs::create_dir(&dir) {
+            Ok(()) => tracing::info!("created lock directory `{}`", dir.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                let why = match e.kind() {
+                    std::io::ErrorKind::NotFound => {
+                        "its parent directory does not exist".to_owned()
+                    }
+                    _ => e.to_string(),
+                };
+                return Err(Failure::new(
+                    exit::OS,
+                    format!(
+                        "error: failed to create lock directory `{}`: {why}",
+                        dir.display()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(dir)
+}
+
+/// The command line as one string, for the owner record.
+fn describe(command: &[OsString]) -> String {
+    command
+        .iter()
+        .map(|w| {
+            let w = w.to_string_lossy();
+            if !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+            {
+                w.into_owned()
+            } else {
+                format!("'{}'", w.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn run(
+    dir: &Path,
+    policy: Policy,
+    resource: &str,
+    mode: Mode,
+    timeout_text: Option<String>,
+    conflict: u8,
+    command: &[OsString],
+) -> Result<ExitCode, Failure> {
+    let on_wait: wardlock::WaitHandler =
+        Arc::new(|notice| eprintln!("wardlock: {}", notice.message));
+    let options = Options {
+        command: Some(describe(command)),
+        on_wait: Some(on_wait),
+    };
+    let locks =
+        LockDir::open_with(dir, policy, options).map_err(|e| Failure::from_error(e, conflict))?;
+    let guard = locks
+        .acquire(resource, mode, &timeout(timeout_text))
+        .map_err(|e| Failure::from_error(e, conflict))?;
+
+    let mut child = std::process::Command::new(&command[0]);
+    child.args(&command[1..]);
+    let code = wardlock::child::run(child).map_err(|e| {
+        let name = command[0].to_string_lossy();
+        match e.kind() {
+            std::io::ErrorKind::NotFound => Failure::new(
+                exit::NOT_FOUND,
+                format!("error: command `{name}` not found"),
+            ),
+            _ => Failure::new(
+                exit::CANNOT_RUN,
+                format!("error: failed to run `{name}`: {e}"),
+            ),
+        }
+    });
+    // Release before reporting, and say so if it fails.
+    if let Err(err) = guard.release() {
+        eprintln!("wardlock: warning: {err}");
+    }
+    code.map(ExitCode::from)
+}
+
+fn status(dir: &Path, policy: Policy, json: bool) -> Result<ExitCode, Failure> {
+    let info = policy.info().clone();
+    let module = policy.module().to_owned();
+    let statuses = if dir.is_dir() {
+        let locks =
+            LockDir::open(dir, policy).map_err(|e| Failure::from_error(e, exit::CONFLICT))?;
+        locks
+            .status()
+            .map_err(|e| Failure::from_error(e, exit::CONFLICT))?
+    } else {
+        Vec::new()
+    };
+    if json {
+        let value = serde_json::json!({
+            "dir": dir.display().to_string(),
+            "policy": {"name": info.name, "version": info.version, "module": module},
+            "locks": statuses.iter().map(status_json).collect::<Vec<_>>(),
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("lock directory: {}", dir.display());
+    println!("policy: {} {} ({module})", info.name, info.version);
+    if statuses.is_empty() {
+        println!("no lock files");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<[String; 7]> = statuses.iter().map(status_row).collect();
+    let header = [
+        "RESOURCE",
+        "LOCK FILE",
+        "STATE",
+        "PID",
+        "OWNER",
+        "HELD FOR",
+        "COMMAND",
+    ]
+    .map(String::from);
+    let mut widths = header.clone().map(|h| h.len());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        println!("{}", line.join("  ").trim_end());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn mode_name(mode: Option<Mode>) -> &'static str {
+    match mode {
+        None => "free",
+        Some(Mode::Shared) => "shared",
+        Some(Mode::Exclusive) => "exclusive",
+    }
+}
+
+fn liveness_name(l: Liveness) -> &'static str {
+    match l {
+        Liveness::Alive => "alive",
+        Liveness::Gone => "gone",
+        Liveness::Reused => "pid reused",
+        Liveness::Unknown => "unknown",
+    }
+}
+
+/// A duration for people: `850ms`, `12s`, `5m 3s`, `2h 10m`.
+pub fn human(d: Duration) -> String {
+    let ms = d.as_millis();
+    match ms {
+        0..1_000 => format!("{ms}ms"),
+        1_000..60_000 => format!("{}s", ms / 1_000),
+        60_000..3_600_000 => format!("{}m {}s", ms / 60_000, ms / 1_000 % 60),
+        _ => format!("{}h {}m", ms / 3_600_000, ms / 60_000 % 60),
+    }
+}
+
+fn status_row(s: &LockStatus) -> [String; 7] {
+    let dash = || "-".to_owned();
+    let holder = s.holder.as_ref();
+    let mut owner = holder.map_or_else(dash, |h| liveness_name(h.liveness).to_owned());
+    if s.stale_record {
+        owner = format!("stale record ({owner})");
+    }
+    let pid = holder.and_then(|h| h.pid).map_or_else(dash, |p| {
+        let others = holder.map(|h| h.others.len()).unwrap_or(0);
+        if others > 0 {
+            format!("{p} +{others}")
+        } else {
+            p.to_string()
+        }
+    });
+    [
+        s.resource
+            .clone()
+            .unwrap_or_else(|| "(not this policy's)".to_owned()),
+        s.lock_file.clone(),
+        mode_name(s.held).to_owned(),
+        pid,
+        owner,
+        holder
+            .and_then(|h| h.held_for_ms)
+            .map_or_else(dash, |ms| human(Duration::from_millis(ms))),
+        holder.and_then(|h| h.command.clone()).unwrap_or_else(dash),
+    ]
+}
+
+fn holder_json(h: &Holder) -> serde_json::Value {
+    serde_json::json!({
+        "pid": h.pid,
+        "liveness": liveness_name(h.liveness),
+        "command": h.command,
+        "host": h.host,
+        "since": h.since,
+        "held_for_ms": h.held_for_ms,
+        "mode": h.mode.map(|m| mode_name(Some(m))),
+        "other_pids": h.others,
+    })
+}
+
+fn status_json(s: &LockStatus) -> serde_json::Value {
+    serde_json::json!({
+        "lock_file": s.lock_file,
+        "resource": s.resource,
+        "state": mode_name(s.held),
+        "holder": s.holder.as_ref().map(holder_json),
+        "stale_record": s.stale_record,
+    })
+}
+
+fn plan(
+    policy: &Policy,
+    resource: &str,
+    mode: Mode,
+    timeout_text: Option<String>,
+    json: bool,
+) -> Result<ExitCode, Failure> {
+    let plan = policy
+        .plan(resource, mode, &timeout(timeout_text))
+        .map_err(|e| Failure::from_error(e, exit::CONFLICT))?;
+    let info = policy.info();
+    let timeout = plan
+        .timeout_ms
+        .map_or("none (waits for ever)".to_owned(), |ms| {
+            human(Duration::from_millis(ms))
+        });
+    if json {
+        let value = serde_json::json!({
+            "policy": {"name": info.name, "version": info.version, "module": policy.module()},
+            "resource": plan.resource,
+            "mode": mode_name(Some(plan.mode)),
+            "steps": plan.steps.iter().map(|s| serde_json::json!({
+                "lock_file": s.lock_file,
+                "mode": mode_name(Some(s.mode)),
+                "records_owner": s.records_owner,
+            })).collect::<Vec<_>>(),
+            "timeout_ms": plan.timeout_ms,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "policy: {} {} ({})",
+        info.name,
+        info.version,
+        policy.module()
+    );
+    println!(
+        "resource: {} ({})",
+        plan.resource,
+        mode_name(Some(plan.mode))
+    );
+    for (i, step) in plan.steps.iter().enumerate() {
+        let record = if step.records_owner {
+            "  with owner record"
+        } else {
+            ""
+        };
+        println!(
+            "  {}. {}  {}{record}",
+            i + 1,
+            step.lock_file,
+            mode_name(Some(step.mode))
+        );
+    }
+    println!("timeout: {timeout}");
+    Ok(ExitCode::SUCCESS)
+}
