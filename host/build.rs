@@ -1,6 +1,8 @@
 //! Builds the policy components in `guest/` for `wasm32-wasip2` and
 //! precompiles the default one, so that the `wardlock` binary embeds it and
-//! never runs the compiler at start-up.
+//! never runs the compiler at start-up. The hostile and broken policy
+//! fixtures of `tests/fixtures/policies/` are built alongside, for the
+//! tests to load through `WARDLOCK_FIXTURE_<NAME>`.
 //!
 //! The nested cargo gets a target directory of its own under `OUT_DIR`
 //! (sharing the outer one would wait for ever on cargo's own lock) and an
@@ -19,6 +21,25 @@ const POLICIES: [(&str, &str); 2] = [
     ("wardlock_policy_strict", "strict-policy.wasm"),
 ];
 
+/// The fixture policy crates under `tests/fixtures/policies/`, by directory
+/// name; each is built as `wardlock-fixture-<name>` and its path exported
+/// as `WARDLOCK_FIXTURE_<NAME>` (upper case, `-` as `_`).
+const FIXTURES: [&str; 13] = [
+    "spin",
+    "import-spin",
+    "ignores-timeout",
+    "memory-bomb",
+    "panic",
+    "recursion",
+    "trap-holding",
+    "never-releases",
+    "phantom-lease",
+    "raw-names",
+    "wasi-fs",
+    "wasi-sockets",
+    "wrong-contract",
+];
+
 fn main() -> anyhow::Result<()> {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
     let root = manifest_dir
@@ -27,7 +48,7 @@ fn main() -> anyhow::Result<()> {
         .to_path_buf();
     let out = PathBuf::from(env::var("OUT_DIR")?);
 
-    for watched in ["guest", "wit", "Cargo.lock", "Cargo.toml"] {
+    for watched in ["guest", "wit", "tests/fixtures", "Cargo.lock", "Cargo.toml"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     println!("cargo:rerun-if-changed=src/engine_config.rs");
@@ -49,6 +70,13 @@ fn main() -> anyhow::Result<()> {
         "cargo:rustc-env=WARDLOCK_DEFAULT_POLICY={}",
         default_wasm.display()
     );
+    for fixture in FIXTURES {
+        println!(
+            "cargo:rustc-env=WARDLOCK_FIXTURE_{}={}",
+            fixture.to_uppercase().replace('-', "_"),
+            out.join(fixture_file(fixture)).display()
+        );
+    }
     Ok(())
 }
 
@@ -64,6 +92,11 @@ fn build_guests(root: &Path, out: &Path) -> anyhow::Result<()> {
             "-p",
             "wardlock-policy-strict",
         ])
+        .args(
+            FIXTURES
+                .iter()
+                .flat_map(|name| ["-p".to_owned(), format!("wardlock-fixture-{name}")]),
+        )
         .arg("--target-dir")
         .arg(&target_dir)
         .env("CARGO_PROFILE_RELEASE_STRIP", "true");
@@ -111,9 +144,18 @@ fn build_guests(root: &Path, out: &Path) -> anyhow::Result<()> {
             } else {
                 ""
             };
-        anyhow::bail!("failed to build the policy components in guest/:\n{stderr}{hint}");
+        anyhow::bail!(
+            "failed to build the policy components in guest/ and tests/fixtures/:\n{stderr}{hint}"
+        );
     }
-    for (artifact, name) in POLICIES {
+    let fixtures = FIXTURES.map(|name| {
+        (
+            format!("wardlock_fixture_{}", name.replace('-', "_")),
+            fixture_file(name),
+        )
+    });
+    let policies = POLICIES.map(|(artifact, name)| (artifact.to_owned(), name.to_owned()));
+    for (artifact, name) in policies.into_iter().chain(fixtures) {
         let built = target_dir
             .join("wasm32-wasip2/release")
             .join(format!("{artifact}.wasm"));
@@ -121,4 +163,9 @@ fn build_guests(root: &Path, out: &Path) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("failed to copy `{}`: {e}", built.display()))?;
     }
     Ok(())
+}
+
+/// The file a fixture is copied to in OUT_DIR.
+fn fixture_file(name: &str) -> String {
+    format!("fixture-{name}.wasm")
 }

@@ -622,3 +622,63 @@ fn the_default_directory_is_the_nearest_kittify() {
     assert!(!deep.join(".kittify").exists());
     let _ = Duration::ZERO;
 }
+
+#[test]
+fn policy_check_says_what_a_module_is_or_why_it_is_not_one() {
+    let p = Project::new();
+    let garbage = p.file("garbage.wasm");
+    std::fs::write(&garbage, "not wasm").unwrap();
+
+    let good = p.output(&["policy", "check", strict_policy()]);
+    let bad = p.output(&["policy", "check", garbage.to_str().unwrap()]);
+
+    assert_eq!(code(&good), 0, "{}", stderr(&good));
+    assert!(stdout(&good).contains("policy `strict` 0.1.0 for contract `wardlock:policy@0.1.0`"));
+    assert_eq!(code(&bad), 70);
+    assert!(stderr(&bad).contains("garbage.wasm") && stderr(&bad).contains("not a WebAssembly"));
+    assert!(p.lock_names().is_empty(), "checking takes no lock");
+}
+
+#[test]
+fn a_pinned_directory_uses_its_policy_and_refuses_another() {
+    let p = Project::new();
+    let default = p.file("default.wasm");
+    let export = p.output(&["policy", "export", default.to_str().unwrap()]);
+    assert_eq!(code(&export), 0, "{}", stderr(&export));
+
+    let pin = p.output(&["policy", "pin", strict_policy()]);
+    assert_eq!(code(&pin), 0, "{}", stderr(&pin));
+
+    let plan = stdout(&p.output(&["plan", "config:x"]));
+    assert!(
+        plan.contains("policy: strict") && plan.contains("timeout: 30s"),
+        "{plan}"
+    );
+    let refused = p.output(&[
+        "--policy",
+        default.to_str().unwrap(),
+        "run",
+        "config:x",
+        "--",
+        "true",
+    ]);
+    assert_eq!(code(&refused), 64, "{}", stderr(&refused));
+    let err = stderr(&refused);
+    assert!(
+        err.contains("pinned to policy `strict 0.1.0`") && err.contains("default 0.1.0"),
+        "{err}"
+    );
+    let same = p.output(&["--policy", strict_policy(), "run", "config:x", "--", "true"]);
+    assert_eq!(code(&same), 0, "{}", stderr(&same));
+    let status = stdout(&p.output(&["status"]));
+    let rows: Vec<&str> = status.lines().skip(3).collect();
+    assert!(
+        rows.iter().all(|r| !r.contains(".wardlock")),
+        "the pin is not a lock file: {status}"
+    );
+
+    let unpin = p.output(&["policy", "unpin"]);
+    assert_eq!(code(&unpin), 0);
+    let plan = stdout(&p.output(&["plan", "config:x"]));
+    assert!(plan.contains("policy: default"), "{plan}");
+}

@@ -68,6 +68,14 @@ use crate::wit::{
     WaitNotice,
 };
 
+/// Why an owner record the host would not read is unreadable.
+pub(crate) fn unreadable_reason(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::TooLarge => "larger than the host reads",
+        _ => "not a regular file",
+    }
+}
+
 /// The contract every policy built from this crate implements.
 pub const CONTRACT: &str = "wardlock:policy@0.1.0";
 
@@ -612,16 +620,19 @@ fn write_records(
                 };
                 log(host, Level::Warn, &warning);
             }
+            // Too large to read, or something planted in its place that
+            // the host will not open: the rename below replaces it (a link
+            // itself, never what it points to).
             Err(Failure {
-                code: ErrorCode::TooLarge,
+                code: code @ (ErrorCode::TooLarge | ErrorCode::NotRegularFile),
                 ..
             }) => log(
                 host,
                 Level::Warn,
                 &format!(
-                    "unreadable owner record beside lock file `{}` (larger than the host reads) \
-                     replaced",
-                    lock.lock_file
+                    "unreadable owner record beside lock file `{}` ({}) replaced",
+                    lock.lock_file,
+                    unreadable_reason(code)
                 ),
             ),
             Err(failure) => return Err(failed(host, &lock.lock_file, failure)),

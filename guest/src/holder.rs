@@ -73,9 +73,9 @@ pub fn survey(host: &mut impl Host, file: Handle) -> Result<Survey, Failure> {
             Err(reason) => RecordView::Unreadable(reason),
         },
         Err(Failure {
-            code: ErrorCode::TooLarge,
+            code: code @ (ErrorCode::TooLarge | ErrorCode::NotRegularFile),
             ..
-        }) => RecordView::Unreadable("larger than the host reads".to_owned()),
+        }) => RecordView::Unreadable(crate::engine::unreadable_reason(code).to_owned()),
         Err(failure) => return Err(failure),
     };
 

@@ -3,6 +3,9 @@
 // engine configured the same way. Included with `include!`, so it has no
 // module doc and no `use` of crate items.
 
+/// The most linear memory one policy instance may have.
+pub const MEMORY_LIMIT: usize = 64 << 20;
+
 /// The wasmtime configuration every policy runs under.
 pub fn engine_config() -> wasmtime::Config {
     let mut config = wasmtime::Config::new();
@@ -13,5 +16,9 @@ pub fn engine_config() -> wasmtime::Config {
     // Deep recursion traps well before the host's own stack is at risk.
     config.max_wasm_stack(256 * 1024);
     config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    // Reserve address space for the memory a policy may have, not the
+    // multi-GiB default: start-up maps and unmaps less.
+    config.memory_reservation(MEMORY_LIMIT as u64);
+    config.memory_guard_size(64 << 10);
     config
 }

@@ -48,6 +48,22 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// The lock directory is pinned to another policy than the one asked
+    /// for; two naming schemes on one directory would not exclude each
+    /// other.
+    #[error(
+        "lock directory `{}` is pinned to policy `{pinned}`; refusing policy `{requested}`, \
+         since two policies on one directory would not exclude each other",
+        dir.display()
+    )]
+    PolicyMismatch {
+        /// The directory.
+        dir: PathBuf,
+        /// The pinned policy's name and version.
+        pinned: String,
+        /// The policy asked for, and its module.
+        requested: String,
+    },
     /// The policy module failed to load or misbehaved: it trapped, ran out
     /// of fuel or memory, or broke the contract.
     #[error("policy `{module}` failed: {reason}")]
@@ -70,7 +86,10 @@ impl Error {
 
     /// Whether the caller's input was at fault.
     pub fn is_invalid_input(&self) -> bool {
-        matches!(self, Error::InvalidResource(_) | Error::InvalidTimeout(_))
+        matches!(
+            self,
+            Error::InvalidResource(_) | Error::InvalidTimeout(_) | Error::PolicyMismatch { .. }
+        )
     }
 
     /// A copy of a policy-loading error, which is kept once per process.

@@ -61,6 +61,6 @@ pub use bindings::wardlock::policy::report::WaitNotice;
 pub use bindings::wardlock::policy::types::{ErrorCode, Liveness, Mode};
 pub use error::Error;
 pub use lock_dir::{ENV_DIR, Guard, LockDir, Options, PROJECT_DIR, Timeout, default_dir};
-pub use lock_files::{OWNER_SUFFIX, TEMP_SUFFIX};
-pub use policy::{CONTRACT, FUEL_PER_CALL, MEMORY_LIMIT, Policy};
+pub use lock_files::{HOST_PREFIX, OWNER_SUFFIX, TEMP_SUFFIX};
+pub use policy::{CONTRACT, FUEL_PER_CALL, MEMORY_LIMIT, PINNED_POLICY, Policy};
 pub use state::WaitHandler;

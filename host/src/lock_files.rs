@@ -37,6 +37,10 @@ pub const OWNER_SUFFIX: &str = ".owner";
 /// The suffix of the temporary file an owner record is written through.
 pub const TEMP_SUFFIX: &str = ".owner.tmp";
 
+/// The prefix of the host's own files in a lock directory (the pinned
+/// policy), which are never lock files.
+pub const HOST_PREFIX: &str = ".wardlock";
+
 /// The largest owner record the host reads.
 pub const OWNER_LIMIT: usize = 64 * 1024;
 
@@ -85,12 +89,17 @@ fn lock_unpoisoned<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl LockTable {
     fn get(&self, handle: Handle) -> Result<(String, Arc<File>, u64), Failure> {
+        self.get_with_id(handle)
+            .map(|(name, file, key, _)| (name, file, key))
+    }
+
+    fn get_with_id(&self, handle: Handle) -> Result<(String, Arc<File>, u64, FileId), Failure> {
         let table = lock_unpoisoned(&self.inner);
         let entry = table
             .entries
             .get(&handle)
             .ok_or_else(|| bad_handle(handle))?;
-        Ok((entry.name.clone(), entry.file.clone(), entry.key))
+        Ok((entry.name.clone(), entry.file.clone(), entry.key, entry.id))
     }
 
     fn name(&self, handle: Handle) -> Result<String, Failure> {
@@ -105,9 +114,18 @@ impl LockTable {
         }
     }
 
-    /// Whether `handle` is open.
-    pub(crate) fn contains(&self, handle: Handle) -> bool {
-        lock_unpoisoned(&self.inner).entries.contains_key(&handle)
+    /// Whether the lock file held through `handle` is still the file its
+    /// name refers to. `false` means it was removed or replaced while held,
+    /// so later lockers may have taken a lock of their own.
+    pub(crate) fn intact(&self, fs: &sys::Dir, handle: Handle) -> bool {
+        let (name, id) = {
+            let table = lock_unpoisoned(&self.inner);
+            match table.entries.get(&handle) {
+                Some(entry) => (entry.name.clone(), entry.id),
+                None => return false,
+            }
+        };
+        matches!(fs.id_of(&name), Ok(Some(now)) if now == id)
     }
 }
 
@@ -217,6 +235,10 @@ pub(crate) fn check_name(name: &str) -> Result<(), Failure> {
         Some(format!(
             "ends with the owner-record suffix `{OWNER_SUFFIX}`"
         ))
+    } else if name.starts_with(HOST_PREFIX) {
+        Some(format!(
+            "starts with `{HOST_PREFIX}`, which the host keeps for its own files"
+        ))
     } else {
         None
     };
@@ -288,10 +310,9 @@ impl CallState {
         mode: Mode,
         timeout: Option<Duration>,
     ) -> Result<Attempt, Failure> {
-        let (name, mut file, key) = self.dir()?.locks.get(handle)?;
+        let (name, mut file, key, mut id) = self.dir()?.locks.get_with_id(handle)?;
         let deadline = timeout.map(|t| Instant::now().checked_add(t));
         for _ in 0..SWAP_RETRIES {
-            let id = sys::file_id(&file).map_err(|e| failure(&name, &e))?;
             check_self_conflict(id, key, mode, &name)?;
             let locked = if sys::try_lock(&file, mode).map_err(|e| failure(&name, &e))? {
                 Some(file)
@@ -303,7 +324,13 @@ impl CallState {
                         if left == Some(Duration::ZERO) {
                             None
                         } else {
-                            self.wait_for(&name, mode, left)?.map(Arc::new)
+                            match self.wait_for(&name, mode, left)? {
+                                Some(fresh) => {
+                                    id = sys::file_id(&fresh).map_err(|e| failure(&name, &e))?;
+                                    Some(Arc::new(fresh))
+                                }
+                                None => None,
+                            }
                         }
                     }
                 }
@@ -311,7 +338,6 @@ impl CallState {
             let Some(locked) = locked else {
                 return Ok(Attempt::Busy);
             };
-            let id = sys::file_id(&locked).map_err(|e| failure(&name, &e))?;
             let now = self
                 .dir()?
                 .fs
@@ -323,7 +349,8 @@ impl CallState {
             }
             tracing::warn!(lock_file = %name, "lock file was removed or replaced while locking it; locking the new one");
             let _ = sys::unlock(&locked);
-            file = Arc::new(self.open_file(&name, true)?.0);
+            let (fresh, fresh_id) = self.open_file(&name, true)?;
+            (file, id) = (Arc::new(fresh), fresh_id);
         }
         Err(Failure {
             code: ErrorCode::Other,
@@ -334,7 +361,7 @@ impl CallState {
     /// Block in the kernel for the lock on a helper thread, at most `left`
     /// (`None`: for ever). Returns the newly opened, locked file.
     fn wait_for(
-        &self,
+        &mut self,
         name: &str,
         mode: Mode,
         left: Option<Duration>,
@@ -354,10 +381,12 @@ impl CallState {
                 let _ = tx.send(result);
             })
             .map_err(|e| failure(name, &e))?;
+        let waiting = Instant::now();
         let received = match left {
             Some(left) => rx.recv_timeout(left).ok(),
             None => rx.recv().ok(),
         };
+        self.uncharge(waiting.elapsed());
         match received {
             Some(Ok(file)) => Ok(Some(file)),
             Some(Err(err)) => Err(failure(name, &err)),
@@ -366,8 +395,13 @@ impl CallState {
     }
 }
 
-impl Host for CallState {
-    fn open(&mut self, name: String, disposition: Disposition) -> Result<Handle, Failure> {
+// The operations themselves; `Host` below meters each.
+impl CallState {
+    fn open_unmetered(
+        &mut self,
+        name: String,
+        disposition: Disposition,
+    ) -> Result<Handle, Failure> {
         check_name(&name)?;
         let (file, id) = self.open_file(&name, matches!(disposition, Disposition::Create))?;
         let mut table = lock_unpoisoned(&self.dir()?.locks.inner);
@@ -389,15 +423,27 @@ impl Host for CallState {
         Ok(handle)
     }
 
-    fn try_lock(&mut self, file: Handle, mode: Mode) -> Result<Attempt, Failure> {
+    fn try_lock_unmetered(&mut self, file: Handle, mode: Mode) -> Result<Attempt, Failure> {
         self.lock_file(file, mode, None)
     }
 
-    fn lock(&mut self, file: Handle, mode: Mode, timeout_ns: u64) -> Result<Attempt, Failure> {
-        self.lock_file(file, mode, Some(Duration::from_nanos(timeout_ns)))
+    fn lock_unmetered(
+        &mut self,
+        file: Handle,
+        mode: Mode,
+        timeout_ns: u64,
+    ) -> Result<Attempt, Failure> {
+        self.lock_table = None;
+        // The policy's wait never outlasts the caller's timeout.
+        let asked = Duration::from_nanos(timeout_ns);
+        let timeout = match self.deadline {
+            Some(deadline) => asked.min(deadline.saturating_duration_since(Instant::now())),
+            None => asked,
+        };
+        self.lock_file(file, mode, Some(timeout))
     }
 
-    fn unlock(&mut self, file: Handle) -> Result<(), Failure> {
+    fn unlock_unmetered(&mut self, file: Handle) -> Result<(), Failure> {
         let mut table = lock_unpoisoned(&self.dir()?.locks.inner);
         let entry = table
             .entries
@@ -408,16 +454,22 @@ impl Host for CallState {
         Ok(())
     }
 
-    fn close(&mut self, file: Handle) {
+    fn close_unmetered(&mut self, file: Handle) {
         if let Some(dir) = &self.dir {
             dir.locks.close(file);
         }
     }
 
-    fn state(&mut self, file: Handle) -> Result<LockState, Failure> {
+    fn state_unmetered(&mut self, file: Handle) -> Result<LockState, Failure> {
         let (name, handle_file, _) = self.dir()?.locks.get(file)?;
         let id = sys::file_id(&handle_file).map_err(|e| failure(&name, &e))?;
-        if let Some(entries) = sys::holders(id) {
+        // One read of the kernel's table serves the whole call (a `status`
+        // over many files); a wait makes it stale, so `lock` drops it.
+        if self.lock_table.is_none() {
+            self.lock_table = Some(sys::lock_table());
+        }
+        if let Some(Some(table)) = &self.lock_table {
+            let entries = table.get(&id).map(Vec::as_slice).unwrap_or_default();
             let held = entries
                 .iter()
                 .map(|h| h.mode)
@@ -445,7 +497,7 @@ impl Host for CallState {
         })
     }
 
-    fn read_owner(&mut self, file: Handle) -> Result<Option<Vec<u8>>, Failure> {
+    fn read_owner_unmetered(&mut self, file: Handle) -> Result<Option<Vec<u8>>, Failure> {
         let record = format!("{}{OWNER_SUFFIX}", self.dir()?.locks.name(file)?);
         let bytes = self
             .dir()?
@@ -461,7 +513,7 @@ impl Host for CallState {
         }
     }
 
-    fn write_owner(&mut self, file: Handle, contents: Vec<u8>) -> Result<(), Failure> {
+    fn write_owner_unmetered(&mut self, file: Handle, contents: Vec<u8>) -> Result<(), Failure> {
         let name = self.dir()?.locks.name(file)?;
         let record = format!("{name}{OWNER_SUFFIX}");
         if contents.len() > OWNER_LIMIT {
@@ -479,7 +531,7 @@ impl Host for CallState {
             .map_err(|e| failure(&record, &e))
     }
 
-    fn clear_owner(&mut self, file: Handle) -> Result<(), Failure> {
+    fn clear_owner_unmetered(&mut self, file: Handle) -> Result<(), Failure> {
         let record = format!("{}{OWNER_SUFFIX}", self.dir()?.locks.name(file)?);
         self.dir()?
             .fs
@@ -487,7 +539,7 @@ impl Host for CallState {
             .map_err(|e| failure(&record, &e))
     }
 
-    fn list_files(&mut self) -> Result<Vec<String>, Failure> {
+    fn list_files_unmetered(&mut self) -> Result<Vec<String>, Failure> {
         let path = &self.dir()?.path;
         let shown = path.display().to_string();
         let mut names = Vec::new();
@@ -502,6 +554,54 @@ impl Host for CallState {
             }
         }
         names.sort();
+        Ok(names)
+    }
+}
+
+/// Each operation is metered against the call's budget for time spent in
+/// the host (waiting for a lock excepted): a policy that spins on imports is
+/// stopped as surely as one that spins on its own instructions.
+impl Host for CallState {
+    fn open(&mut self, name: String, disposition: Disposition) -> Result<Handle, Failure> {
+        self.metered(|s| s.open_unmetered(name, disposition))
+    }
+
+    fn try_lock(&mut self, file: Handle, mode: Mode) -> Result<Attempt, Failure> {
+        self.metered(|s| s.try_lock_unmetered(file, mode))
+    }
+
+    fn lock(&mut self, file: Handle, mode: Mode, timeout_ns: u64) -> Result<Attempt, Failure> {
+        self.metered(|s| s.lock_unmetered(file, mode, timeout_ns))
+    }
+
+    fn unlock(&mut self, file: Handle) -> Result<(), Failure> {
+        self.metered(|s| s.unlock_unmetered(file))
+    }
+
+    fn close(&mut self, file: Handle) {
+        self.close_unmetered(file);
+    }
+
+    fn state(&mut self, file: Handle) -> Result<LockState, Failure> {
+        self.metered(|s| s.state_unmetered(file))
+    }
+
+    fn read_owner(&mut self, file: Handle) -> Result<Option<Vec<u8>>, Failure> {
+        self.metered(|s| s.read_owner_unmetered(file))
+    }
+
+    fn write_owner(&mut self, file: Handle, contents: Vec<u8>) -> Result<(), Failure> {
+        self.metered(|s| s.write_owner_unmetered(file, contents))
+    }
+
+    fn clear_owner(&mut self, file: Handle) -> Result<(), Failure> {
+        self.metered(|s| s.clear_owner_unmetered(file))
+    }
+
+    fn list_files(&mut self) -> Result<Vec<String>, Failure> {
+        let names = self.metered(|s| s.list_files_unmetered())?;
+        // A status over many files may take that much longer.
+        self.extend_budget(names.len());
         Ok(names)
     }
 }

@@ -12,6 +12,7 @@
 
 use std::path::Path;
 use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Instant;
 
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
@@ -19,6 +20,7 @@ use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 use crate::bindings::exports::wardlock::policy::policy::{LockPlan, PolicyInfo};
 use crate::bindings::{LockPolicy, LockPolicyPre};
 use crate::state::{CallState, DirShared};
+use crate::sys;
 use crate::{Error, Mode, Timeout};
 
 include!("engine_config.rs");
@@ -29,8 +31,17 @@ pub const CONTRACT: &str = "wardlock:policy@0.1.0";
 /// Guest instructions one call may run; about 100 ms of guest CPU here.
 pub const FUEL_PER_CALL: u64 = 100_000_000;
 
-/// The most linear memory one instance may have.
-pub const MEMORY_LIMIT: usize = 64 << 20;
+/// The file in a lock directory that pins the directory's policy: every
+/// process and every host using the directory loads it, and refuses to use
+/// another, since two naming schemes on one directory would not exclude
+/// each other.
+pub const PINNED_POLICY: &str = ".wardlock-policy.wasm";
+
+/// The temporary name a pinned policy is written through.
+const PINNED_TEMP: &str = ".wardlock-policy.wasm.tmp";
+
+/// The largest policy module read from a lock directory.
+const PINNED_LIMIT: usize = 64 << 20;
 
 /// How many idle instances a lock directory keeps for reuse.
 const POOL_SIZE: usize = 8;
@@ -115,6 +126,12 @@ impl Policy {
     /// it in errors.
     pub fn from_bytes(module: impl Into<String>, bytes: Vec<u8>) -> Result<Policy, Error> {
         let module = module.into();
+        if !bytes.starts_with(b"\0asm") {
+            return Err(Error::Policy {
+                module,
+                reason: "it is not a WebAssembly file (no `\\0asm` header)".to_owned(),
+            });
+        }
         let component = Component::new(engine()?, &bytes).map_err(|e| policy_error(&module, e))?;
         Policy::from_component(module, component, Some(bytes))
     }
@@ -125,6 +142,10 @@ impl Policy {
         wasm: Option<Vec<u8>>,
     ) -> Result<Policy, Error> {
         let engine = engine()?;
+        check_contract(engine, &component).map_err(|reason| Error::Policy {
+            module: module.clone(),
+            reason,
+        })?;
         let linker = linker(engine).map_err(|e| policy_error(&module, e))?;
         let pre = linker
             .instantiate_pre(&component)
@@ -175,6 +196,59 @@ impl Policy {
         result.map_err(Error::from)
     }
 
+    /// The policy the lock directory `dir` is pinned to, if it is.
+    pub fn pinned(dir: &Path) -> Result<Option<Policy>, Error> {
+        let fs = sys::Dir::open(dir).map_err(|e| dir_error(dir, &e))?;
+        let Some(bytes) = fs
+            .read_small(PINNED_POLICY, PINNED_LIMIT)
+            .map_err(|e| dir_error(dir, &e))?
+        else {
+            return Ok(None);
+        };
+        if bytes == EMBEDDED_WASM {
+            return Policy::embedded().map(Some);
+        }
+        Policy::from_bytes(dir.join(PINNED_POLICY).display().to_string(), bytes).map(Some)
+    }
+
+    /// The policy to use for the lock directory `dir`: the one it is pinned
+    /// to, else `requested`, else the embedded default. A requested policy
+    /// whose name or version differs from the pinned one is refused.
+    pub fn for_dir(dir: &Path, requested: Option<Policy>) -> Result<Policy, Error> {
+        let pinned = if dir.is_dir() {
+            Policy::pinned(dir)?
+        } else {
+            None
+        };
+        match (pinned, requested) {
+            (Some(pinned), Some(requested)) => {
+                check_same(dir, &pinned, &requested)?;
+                Ok(requested)
+            }
+            (Some(pinned), None) => Ok(pinned),
+            (None, Some(requested)) => Ok(requested),
+            (None, None) => Policy::embedded(),
+        }
+    }
+
+    /// Pin the lock directory `dir` to this policy, replacing any pin.
+    pub fn pin(&self, dir: &Path) -> Result<(), Error> {
+        let fs = sys::Dir::open(dir).map_err(|e| dir_error(dir, &e))?;
+        fs.replace(PINNED_POLICY, PINNED_TEMP, self.wasm())
+            .map_err(|e| dir_error(dir, &e))
+    }
+
+    /// Remove the pin of the lock directory `dir`, if it has one.
+    pub fn unpin(dir: &Path) -> Result<(), Error> {
+        let fs = sys::Dir::open(dir).map_err(|e| dir_error(dir, &e))?;
+        fs.remove(PINNED_POLICY).map_err(|e| dir_error(dir, &e))
+    }
+
+    /// The policy's name and version, as messages show it.
+    pub fn label(&self) -> String {
+        format!("{} {}", self.inner.info.name, self.inner.info.version)
+    }
+
     /// Who the policy says it is.
     pub fn info(&self) -> &PolicyInfo {
         &self.inner.info
@@ -192,6 +266,68 @@ impl Policy {
         self.inner.wasm.as_deref().unwrap_or(EMBEDDED_WASM)
     }
 }
+
+/// Refuse `requested` on a directory pinned to another policy.
+pub(crate) fn check_same(dir: &Path, pinned: &Policy, requested: &Policy) -> Result<(), Error> {
+    let (a, b) = (pinned.info(), requested.info());
+    if a.name == b.name && a.version == b.version {
+        return Ok(());
+    }
+    Err(Error::PolicyMismatch {
+        dir: dir.to_path_buf(),
+        pinned: pinned.label(),
+        requested: format!("{} ({})", requested.label(), requested.module()),
+    })
+}
+
+fn dir_error(dir: &Path, err: &std::io::Error) -> Error {
+    let failure = crate::lock_files::failure(&dir.display().to_string(), err);
+    Error::Dir {
+        path: dir.to_path_buf(),
+        code: failure.code,
+        message: failure.message,
+    }
+}
+
+/// Check what a component imports and exports against this host's
+/// contract, so a mismatch is named plainly rather than as a link error.
+fn check_contract(engine: &Engine, component: &Component) -> Result<(), String> {
+    let ty = component.component_type();
+    let (package, version) = CONTRACT.split_once('@').unwrap_or((CONTRACT, ""));
+    let ours = format!("{package}/");
+    let mut exports_policy = false;
+    let names = ty
+        .imports(engine)
+        .map(|(n, _)| (n, true))
+        .chain(ty.exports(engine).map(|(n, _)| (n, false)));
+    for (name, import) in names {
+        if let Some(rest) = name.strip_prefix(&ours) {
+            let theirs = rest.split_once('@').map_or("", |(_, v)| v);
+            if theirs != version {
+                return Err(format!(
+                    "it was built for contract `{package}@{theirs}`, but this host implements `{CONTRACT}`"
+                ));
+            }
+            exports_policy |= !import && rest.starts_with("policy@");
+        } else if import && !GRANTED_WASI.iter().any(|granted| name.starts_with(granted)) {
+            return Err(format!(
+                "it imports `{name}`, which a policy is not granted (only `{package}` and \
+                 standard error through `wasi:cli` and `wasi:io`)"
+            ));
+        }
+    }
+    if !exports_policy {
+        return Err(format!(
+            "it does not export `{package}/policy@{version}`: it is not a wardlock policy"
+        ));
+    }
+    Ok(())
+}
+
+/// The WASI interfaces a policy may import: what Rust's standard library
+/// asks for at start-up. Files, sockets, clocks and randomness are not
+/// among them.
+const GRANTED_WASI: [&str; 2] = ["wasi:cli/", "wasi:io/"];
 
 /// The linker: our four interfaces, and of WASI only what Rust's standard
 /// library asks for at start-up (`wasi:cli` and `wasi:io`). A module that
@@ -242,9 +378,15 @@ fn new_store(dir: Option<Arc<DirShared>>, module: &str) -> Result<Store<CallStat
 
 /// An error from wasmtime while loading or linking a module.
 fn policy_error(module: &str, err: wasmtime::Error) -> Error {
+    // wasmtime's messages can run to several lines of detail; the first
+    // line of the chain says what went wrong.
+    let mut reason = format!("{err:#}");
+    if let Some(end) = reason.find('\n') {
+        reason.truncate(end);
+    }
     Error::Policy {
         module: module.to_owned(),
-        reason: format!("{err:#}"),
+        reason,
     }
 }
 
@@ -307,6 +449,7 @@ impl Instances {
     /// it opened are closed and the instance is thrown away.
     pub(crate) fn call<R>(
         &self,
+        deadline: Option<Instant>,
         f: impl FnOnce(&LockPolicy, &mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<(R, Vec<u32>), Error> {
         let module = self.policy.module();
@@ -328,9 +471,23 @@ impl Instances {
             .store
             .set_fuel(FUEL_PER_CALL)
             .map_err(|e| policy_error(module, e))?;
-        instance.store.data_mut().opened.clear();
+        instance.store.data_mut().begin_call(deadline);
         let result = f(&instance.bindings, &mut instance.store);
         let opened = std::mem::take(&mut instance.store.data_mut().opened);
+        if instance.store.data().overspent {
+            // Whatever the policy made of its refused operations, the call
+            // failed: it kept going after its budget was spent.
+            for handle in opened {
+                self.dir.locks.close(handle);
+            }
+            return Err(Error::Policy {
+                module: module.to_owned(),
+                reason: format!(
+                    "spent more than {} ms in host operations in one call",
+                    crate::state::HOST_BUDGET.as_millis()
+                ),
+            });
+        }
         match result {
             Ok(value) => {
                 let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());

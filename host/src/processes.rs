@@ -55,25 +55,35 @@ impl Host for CallState {
     }
 
     fn probe(&mut self, pid: u32, start_token: String, host: String) -> Liveness {
-        if host != host_name() {
-            return Liveness::Unknown;
-        }
-        match sys::probe(pid, &start_token) {
-            Probe::Alive => Liveness::Alive,
-            Probe::Gone => Liveness::Gone,
-            Probe::Reused => Liveness::Reused,
-            Probe::Unknown => Liveness::Unknown,
-        }
+        self.metered_or(Liveness::Unknown, |_| probe(pid, &start_token, &host))
     }
 
     fn lookup(&mut self, pid: u32) -> Option<Process> {
-        let facts = sys::process(pid)?;
-        Some(Process {
-            pid,
-            start_token: facts.start_token,
-            started_at_ms: facts.started_at_ms,
-            host: host_name().to_owned(),
-            command: facts.command,
-        })
+        self.metered_or(None, |_| lookup(pid))
     }
+}
+
+/// Whether the process recorded as (`pid`, `start_token`, `host`) runs.
+fn probe(pid: u32, start_token: &str, host: &str) -> Liveness {
+    if host != host_name() {
+        return Liveness::Unknown;
+    }
+    match sys::probe(pid, start_token) {
+        Probe::Alive => Liveness::Alive,
+        Probe::Gone => Liveness::Gone,
+        Probe::Reused => Liveness::Reused,
+        Probe::Unknown => Liveness::Unknown,
+    }
+}
+
+/// Facts about `pid` on this host, if it runs.
+fn lookup(pid: u32) -> Option<Process> {
+    let facts = sys::process(pid)?;
+    Some(Process {
+        pid,
+        start_token: facts.start_token,
+        started_at_ms: facts.started_at_ms,
+        host: host_name().to_owned(),
+        command: facts.command,
+    })
 }

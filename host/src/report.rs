@@ -14,6 +14,13 @@ impl Host for CallState {
     }
 
     fn waiting(&mut self, notice: WaitNotice) {
+        // Metered like any operation, so a policy cannot flood the caller.
+        self.metered_or((), |s| s.tell_waiting(notice));
+    }
+}
+
+impl CallState {
+    fn tell_waiting(&mut self, notice: WaitNotice) {
         tracing::debug!(lock_file = %notice.lock_file, "{}", notice.message);
         if let Some(dir) = &self.dir
             && let Some(on_wait) = &dir.on_wait

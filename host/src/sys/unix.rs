@@ -13,10 +13,13 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Once, OnceLock};
 
 use crate::Mode;
-use crate::sys::{FileId, Held, NotRegular, Probe, ProcessFacts};
+use crate::sys::{
+    FileId, Held, LOCK_FILE_MODE, LockTable, NotRegular, Probe, ProcessFacts, RECORD_MODE, fault,
+};
 
 /// The lock directory, held open so that every name is resolved inside the
 /// directory that was opened, even if its path is later replaced.
@@ -77,10 +80,12 @@ impl Dir {
     /// regular file and never following a link.
     fn open_regular(&self, name: &str, flags: libc::c_int, perm: libc::mode_t) -> io::Result<File> {
         let c = cstring(OsStr::new(name))?;
-        if let Some(kind) = self.kind_of(&c)?
-            && kind != libc::S_IFREG
-        {
-            return Err(not_regular(name, kind));
+        match self.kind_of(&c)? {
+            Some(kind) if kind != libc::S_IFREG => return Err(not_regular(name, kind)),
+            None if flags & libc::O_CREAT == 0 => {
+                return Err(io::Error::from_raw_os_error(libc::ENOENT));
+            }
+            _ => {}
         }
         // SAFETY: the directory descriptor is open and `c` is NUL-terminated;
         // O_NOFOLLOW refuses a link planted after the check above, and
@@ -106,9 +111,17 @@ impl Dir {
         // else.
         let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
         // A racing swap between the check and the open is caught here.
-        let kind = file.metadata()?.mode() & libc::S_IFMT;
+        let meta = file.metadata()?;
+        let kind = meta.mode() & libc::S_IFMT;
         if kind != libc::S_IFREG {
             return Err(not_regular(name, kind));
+        }
+        // Files we create get exactly `perm`, whatever the umask (which is
+        // never changed), so users of one group can share the directory.
+        // SAFETY: geteuid has no preconditions.
+        let ours = || meta.uid() == unsafe { libc::geteuid() };
+        if flags & libc::O_CREAT != 0 && meta.mode() & 0o777 != perm && ours() {
+            file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(perm))?;
         }
         Ok(file)
     }
@@ -116,12 +129,13 @@ impl Dir {
     /// Open (and with `create`, create) a lock file. The file is never
     /// truncated or written.
     pub(crate) fn open_lock_file(&self, name: &str, create: bool) -> io::Result<File> {
+        fault::check(fault::Op::OpenLockFile)?;
         let flags = if create {
             libc::O_RDONLY | libc::O_CREAT
         } else {
             libc::O_RDONLY
         };
-        self.open_regular(name, flags, 0o666)
+        self.open_regular(name, flags, LOCK_FILE_MODE)
     }
 
     /// The identity of the file now at `name`, without following a link.
@@ -174,9 +188,12 @@ impl Dir {
     /// those do not survive a crash of the machine either.
     pub(crate) fn replace(&self, name: &str, temp: &str, contents: &[u8]) -> io::Result<()> {
         self.remove(temp)?;
-        let mut file =
-            self.open_regular(temp, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 0o666)?;
-        let written = file.write_all(contents);
+        let mut file = self.open_regular(
+            temp,
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL,
+            RECORD_MODE,
+        )?;
+        let written = fault::check(fault::Op::WriteRecord).and_then(|()| file.write_all(contents));
         drop(file);
         if let Err(err) = written {
             let _ = self.remove(temp);
@@ -244,6 +261,7 @@ pub(crate) fn file_id(file: &File) -> io::Result<FileId> {
 
 /// Try to take the lock without waiting: `Ok(false)` when someone holds it.
 pub(crate) fn try_lock(file: &File, mode: Mode) -> io::Result<bool> {
+    fault::check(fault::Op::TryLock)?;
     let result = match mode {
         Mode::Shared => file.try_lock_shared(),
         Mode::Exclusive => file.try_lock(),
@@ -268,15 +286,13 @@ pub(crate) fn unlock(file: &File) -> io::Result<()> {
     file.unlock()
 }
 
-/// The holders of the lock on the file `id`, from the kernel's lock table.
-/// `None` where the table cannot be read (not Linux, or `/proc` hidden).
-pub(crate) fn holders(id: FileId) -> Option<Vec<Held>> {
+/// The kernel's lock table: every file someone holds a lock on, with its
+/// holders. `None` where the table cannot be read (not Linux, or `/proc`
+/// hidden). Read whole, once, so that a caller looking at many files pays
+/// for the table once.
+pub(crate) fn lock_table() -> Option<LockTable> {
     let table = std::fs::read_to_string("/proc/locks").ok()?;
-    let (major, minor) = (
-        libc::major(id.dev as libc::dev_t),
-        libc::minor(id.dev as libc::dev_t),
-    );
-    let mut found = Vec::new();
+    let mut found = LockTable::new();
     for line in table.lines() {
         // "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; waiters are
         // listed as "1: -> FLOCK ..." and hold nothing.
@@ -291,32 +307,50 @@ pub(crate) fn holders(id: FileId) -> Option<Vec<Held>> {
             continue;
         };
         let mut parts = file.split(':');
-        let (Some(maj), Some(min), Some(ino)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(Ok(major)), Some(Ok(minor)), Some(Ok(ino))) = (
+            parts.next().map(|m| u32::from_str_radix(m, 16)),
+            parts.next().map(|m| u32::from_str_radix(m, 16)),
+            parts.next().map(str::parse::<u64>),
+        ) else {
             continue;
         };
-        let same = u32::from_str_radix(maj, 16).ok() == Some(major)
-            && u32::from_str_radix(min, 16).ok() == Some(minor)
-            && ino.parse::<u64>().ok() == Some(id.ino);
-        if !same {
-            continue;
-        }
         let mode = if access == "WRITE" {
             Mode::Exclusive
         } else {
             Mode::Shared
         };
+        let id = FileId {
+            dev: libc::makedev(major, minor) as u64,
+            ino,
+        };
         // Open-file-description locks show pid -1: held, owner unknown.
-        found.push(Held {
-            pid: pid.parse().ok().filter(|p: &u32| *p > 0),
-            mode,
-        });
+        let pid = pid.parse().ok().filter(|p: &u32| *p > 0);
+        found.entry(id).or_default().push(Held { pid, mode });
     }
     Some(found)
 }
 
-/// The current process's id.
+/// The current process's id, cached; a fork clears the cache in the child
+/// (`pthread_atfork`), so a forked child sees its own.
 pub(crate) fn pid() -> u32 {
-    std::process::id()
+    static PID: AtomicU32 = AtomicU32::new(0);
+    static AT_FORK: Once = Once::new();
+    extern "C" fn forget() {
+        PID.store(0, Ordering::Relaxed);
+    }
+    AT_FORK.call_once(|| {
+        // SAFETY: registers a handler that only stores to an atomic, which
+        // is async-signal-safe and valid in a freshly forked child.
+        unsafe { libc::pthread_atfork(None, None, Some(forget)) };
+    });
+    match PID.load(Ordering::Relaxed) {
+        0 => {
+            let pid = std::process::id();
+            PID.store(pid, Ordering::Relaxed);
+            pid
+        }
+        pid => pid,
+    }
 }
 
 /// This machine's host name.

@@ -7,7 +7,7 @@ use std::io;
 use std::path::Path;
 
 use crate::Mode;
-use crate::sys::{FileId, Held, Probe, ProcessFacts};
+use crate::sys::{FileId, LockTable, Probe, ProcessFacts};
 
 fn unsupported() -> io::Error {
     io::Error::new(
@@ -62,7 +62,7 @@ pub(crate) fn unlock(_file: &File) -> io::Result<()> {
     Err(unsupported())
 }
 
-pub(crate) fn holders(_id: FileId) -> Option<Vec<Held>> {
+pub(crate) fn lock_table() -> Option<LockTable> {
     None
 }
 

@@ -112,6 +112,45 @@ pub enum Command {
         #[arg(value_name = "RESOURCE")]
         resource: String,
     },
+
+    /// Check, export, or pin policy modules.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Check that a module is a policy for this host's contract, without
+    /// taking any lock, and say what it is.
+    Check {
+        /// The policy component.
+        #[arg(value_name = "FILE.wasm")]
+        file: PathBuf,
+    },
+
+    /// Show which policy the lock directory uses, and why.
+    Show,
+
+    /// Pin the lock directory to a policy (the file given, `--policy`, or
+    /// the built-in default): every process and host using the directory
+    /// then uses it, and refuses any other.
+    Pin {
+        /// The policy component; default: `--policy`, else the built-in
+        /// default.
+        #[arg(value_name = "FILE.wasm")]
+        file: Option<PathBuf>,
+    },
+
+    /// Remove the lock directory's pin.
+    Unpin,
+
+    /// Write the policy in use (by default the built-in one) as a `.wasm`
+    /// file, e.g. for another host; `-` writes to standard output.
+    Export {
+        /// Where to write it.
+        #[arg(value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 /// Parse the command line; on failure the exit code to end with (0 after

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use wardlock::{Holder, Liveness, LockDir, LockStatus, Mode, Options, Policy, Timeout};
 
-use crate::args::{Args, Command};
+use crate::args::{Args, Command, PolicyCommand};
 use crate::exit::{self, Failure};
 
 pub fn dispatch(args: Args) -> Result<ExitCode, Failure> {
-    let policy = load_policy(args.policy.as_deref())?;
+    let requested = args.policy.as_deref().map(load_policy).transpose()?;
     match args.command {
         Command::Run {
             timeout,
@@ -22,6 +22,7 @@ pub fn dispatch(args: Args) -> Result<ExitCode, Failure> {
             command,
         } => {
             let dir = lock_dir(args.dir, Create::Yes)?;
+            let policy = policy_for(&dir, requested)?;
             run(
                 &dir,
                 policy,
@@ -34,15 +35,115 @@ pub fn dispatch(args: Args) -> Result<ExitCode, Failure> {
         }
         Command::Status { json } => {
             let dir = lock_dir(args.dir, Create::No)?;
-            status(&dir, policy, json)
+            status(&dir, policy_for(&dir, requested)?, json)
         }
         Command::Plan {
             shared,
             timeout,
             json,
             resource,
-        } => plan(&policy, &resource, mode(shared), timeout, json),
+        } => {
+            let dir = lock_dir(args.dir, Create::No)?;
+            plan(
+                &policy_for(&dir, requested)?,
+                &resource,
+                mode(shared),
+                timeout,
+                json,
+            )
+        }
+        Command::Policy(command) => policy_command(command, args.dir, requested),
     }
+}
+
+/// The policy for `dir`: its pinned one, else the requested, else the
+/// built-in default.
+fn policy_for(dir: &Path, requested: Option<Policy>) -> Result<Policy, Failure> {
+    Policy::for_dir(dir, requested).map_err(|e| Failure::from_error(e, exit::CONFLICT))
+}
+
+fn policy_command(
+    command: PolicyCommand,
+    dir: Option<PathBuf>,
+    requested: Option<Policy>,
+) -> Result<ExitCode, Failure> {
+    let fail = |e| Failure::from_error(e, exit::CONFLICT);
+    match command {
+        PolicyCommand::Check { file } => {
+            let policy = load_policy(&file)?;
+            let info = policy.info();
+            println!(
+                "ok: `{}` is policy `{}` {} for contract `{}`; default timeout {}",
+                file.display(),
+                info.name,
+                info.version,
+                info.contract,
+                human(Duration::from_millis(info.default_timeout_ms)),
+            );
+        }
+        PolicyCommand::Show => {
+            let dir = lock_dir(dir, Create::No)?;
+            let pinned = if dir.is_dir() {
+                Policy::pinned(&dir).map_err(fail)?
+            } else {
+                None
+            };
+            match pinned {
+                Some(policy) => println!(
+                    "lock directory `{}` is pinned to policy `{}` ({})",
+                    dir.display(),
+                    policy.label(),
+                    policy.module()
+                ),
+                None => {
+                    let policy = policy_for(&dir, requested)?;
+                    println!(
+                        "lock directory `{}` is not pinned; this command would use policy `{}` ({})",
+                        dir.display(),
+                        policy.label(),
+                        policy.module()
+                    )
+                }
+            }
+        }
+        PolicyCommand::Pin { file } => {
+            let dir = lock_dir(dir, Create::Yes)?;
+            let policy = match (file, requested) {
+                (Some(file), _) => load_policy(&file)?,
+                (None, Some(requested)) => requested,
+                (None, None) => Policy::embedded().map_err(fail)?,
+            };
+            policy.pin(&dir).map_err(fail)?;
+            println!(
+                "pinned lock directory `{}` to policy `{}`",
+                dir.display(),
+                policy.label()
+            );
+        }
+        PolicyCommand::Unpin => {
+            let dir = lock_dir(dir, Create::No)?;
+            Policy::unpin(&dir).map_err(fail)?;
+            println!("lock directory `{}` is not pinned", dir.display());
+        }
+        PolicyCommand::Export { out } => {
+            let policy = match requested {
+                Some(policy) => policy,
+                None => Policy::embedded().map_err(fail)?,
+            };
+            let written = if out.as_os_str() == "-" {
+                std::io::Write::write_all(&mut std::io::stdout().lock(), policy.wasm())
+            } else {
+                std::fs::write(&out, policy.wasm())
+            };
+            written.map_err(|e| {
+                Failure::new(
+                    exit::OS,
+                    format!("error: failed to write `{}`: {e}", out.display()),
+                )
+            })?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn mode(shared: bool) -> Mode {
@@ -57,12 +158,8 @@ fn timeout(text: Option<String>) -> Timeout {
     text.map_or(Timeout::Default, Timeout::Text)
 }
 
-fn load_policy(path: Option<&Path>) -> Result<Policy, Failure> {
-    let policy = match path {
-        Some(path) => Policy::from_file(path),
-        None => Policy::embedded(),
-    };
-    policy.map_err(|e| Failure::from_error(e, exit::CONFLICT))
+fn load_policy(path: &Path) -> Result<Policy, Failure> {
+    Policy::from_file(path).map_err(|e| Failure::from_error(e, exit::CONFLICT))
 }
 
 #[derive(PartialEq)]
@@ -165,6 +262,14 @@ fn run(
             ),
         }
     });
+    let lost = guard.lost_lock_files();
+    if !lost.is_empty() {
+        eprintln!(
+            "wardlock: warning: lock file `{}` was removed or replaced while the command ran; \
+             other processes may have held `{resource}` at the same time",
+            lost.join("`, `")
+        );
+    }
     // Release before reporting, and say so if it fails.
     if let Err(err) = guard.release() {
         eprintln!("wardlock: warning: {err}");

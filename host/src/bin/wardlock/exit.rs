@@ -45,7 +45,9 @@ impl Failure {
     pub fn from_error(err: Error, conflict: u8) -> Self {
         let code = match &err {
             Error::Busy(_) | Error::TimedOut(_) | Error::Refused(_) => conflict,
-            Error::InvalidResource(_) | Error::InvalidTimeout(_) => USAGE,
+            Error::InvalidResource(_) | Error::InvalidTimeout(_) | Error::PolicyMismatch { .. } => {
+                USAGE
+            }
             Error::Policy { .. } => POLICY,
             Error::Lock { code, .. } | Error::Dir { code, .. } => match code {
                 ErrorCode::InvalidName | ErrorCode::BadHandle => POLICY,
