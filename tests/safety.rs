@@ -278,3 +278,32 @@ fn a_lock_file_removed_while_the_command_runs_is_reported() {
         stderr(&out)
     );
 }
+
+#[test]
+fn status_shows_a_held_lock_whose_file_was_removed() {
+    let p = Project::new();
+    let marker = p.file("held");
+    let mut holder = p.spawn_run(
+        "config:x",
+        &[],
+        &format!("touch '{}'; sleep 30", marker.display()),
+    );
+    wait_for_file(&marker);
+
+    std::fs::remove_file(p.dir().join(".lock-config-x")).unwrap();
+    let out = p.output(&["status", "--json"]);
+
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let removed = status["removed_but_held"]
+        .as_array()
+        .expect("removed_but_held");
+    assert_eq!(removed.len(), 1, "{status}");
+    assert_eq!(removed[0]["lock_file"], ".lock-config-x");
+    assert_eq!(removed[0]["pid"], holder.id());
+    assert_eq!(removed[0]["state"], "exclusive");
+    let table = stdout(&p.output(&["status"]));
+    assert!(table.contains("file removed"), "{table}");
+    let _ = holder.kill();
+    let _ = holder.wait();
+}

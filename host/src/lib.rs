@@ -60,7 +60,9 @@ pub use bindings::exports::wardlock::policy::policy::{
 pub use bindings::wardlock::policy::report::WaitNotice;
 pub use bindings::wardlock::policy::types::{ErrorCode, Liveness, Mode};
 pub use error::Error;
-pub use lock_dir::{ENV_DIR, Guard, LockDir, Options, PROJECT_DIR, Timeout, default_dir};
+pub use lock_dir::{
+    ENV_DIR, Guard, LockDir, Options, PROJECT_DIR, RemovedLock, Timeout, default_dir,
+};
 pub use lock_files::{HOST_PREFIX, OWNER_SUFFIX, TEMP_SUFFIX};
 pub use policy::{CONTRACT, FUEL_PER_CALL, MEMORY_LIMIT, PINNED_POLICY, Policy};
 pub use state::WaitHandler;

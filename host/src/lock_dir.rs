@@ -242,6 +242,21 @@ impl LockDir {
         result.map_err(|f| self.lock_error(f))
     }
 
+    /// Locks still held on lock files of this directory that were removed
+    /// while held (by a temp cleaner or a person): the holder keeps a lock
+    /// that nobody else can see, and a newcomer would lock a new file of
+    /// the same name. Found through the kernel's lock table (Linux).
+    pub fn removed_but_held(&self) -> Vec<RemovedLock> {
+        sys::removed_but_held(self.path())
+            .into_iter()
+            .map(|(lock_file, held)| RemovedLock {
+                lock_file,
+                pid: held.pid,
+                mode: held.mode,
+            })
+            .collect()
+    }
+
     /// Release a lease through the policy, then close whatever of it the
     /// policy left open: a lease never outlives its guard.
     fn release(&self, lease: Lease) -> Result<(), Error> {
@@ -259,6 +274,17 @@ impl LockDir {
         }
         result.map_err(|f| self.lock_error(f))
     }
+}
+
+/// A lock held on a lock file whose name was removed while held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovedLock {
+    /// The name the file had.
+    pub lock_file: String,
+    /// The holding process, when the lock table names it.
+    pub pid: Option<u32>,
+    /// The mode it is held in.
+    pub mode: Mode,
 }
 
 impl From<RequestError> for Error {

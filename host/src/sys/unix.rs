@@ -330,6 +330,52 @@ pub(crate) fn lock_table() -> Option<LockTable> {
     Some(found)
 }
 
+/// Locks held on files of the directory `dir` whose names were removed
+/// (or replaced) while held, found through the kernel's lock table and the
+/// holders' open descriptors (`/proc/<pid>/fd`): `(name, holder)` pairs.
+/// Holders whose descriptors this process may not read are left out.
+pub(crate) fn removed_but_held(dir: &Path) -> Vec<(String, Held)> {
+    let (Some(table), Ok(meta), Ok(real)) = (
+        lock_table(),
+        std::fs::metadata(dir),
+        std::fs::canonicalize(dir),
+    ) else {
+        return Vec::new();
+    };
+    let present: std::collections::HashSet<u64> = std::fs::read_dir(dir)
+        .map(|entries| {
+            use std::os::unix::fs::DirEntryExt;
+            entries.filter_map(Result::ok).map(|e| e.ino()).collect()
+        })
+        .unwrap_or_default();
+    let prefix = format!("{}/", real.display());
+    let mut found = Vec::new();
+    for (id, holders) in table {
+        if id.dev != meta.dev() || present.contains(&id.ino) {
+            continue;
+        }
+        for held in holders {
+            let Some(pid) = held.pid else { continue };
+            let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+                continue;
+            };
+            let name = fds.filter_map(Result::ok).find_map(|fd| {
+                let target = std::fs::read_link(fd.path()).ok()?;
+                let target = target.to_str()?;
+                let name = target.strip_prefix(&prefix)?.strip_suffix(" (deleted)")?;
+                let file = std::fs::metadata(fd.path()).ok()?;
+                (file.dev() == id.dev && file.ino() == id.ino && !name.contains('/'))
+                    .then(|| name.to_owned())
+            });
+            if let Some(name) = name {
+                found.push((name, held));
+            }
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}
+
 /// The current process's id, cached; a fork clears the cache in the child
 /// (`pthread_atfork`), so a forked child sees its own.
 pub(crate) fn pid() -> u32 {

@@ -66,6 +66,10 @@ pub(crate) fn lock_table() -> Option<LockTable> {
     None
 }
 
+pub(crate) fn removed_but_held(_dir: &Path) -> Vec<(String, crate::sys::Held)> {
+    Vec::new()
+}
+
 pub(crate) fn pid() -> u32 {
     std::process::id()
 }

@@ -280,20 +280,26 @@ fn run(
 fn status(dir: &Path, policy: Policy, json: bool) -> Result<ExitCode, Failure> {
     let info = policy.info().clone();
     let module = policy.module().to_owned();
-    let statuses = if dir.is_dir() {
+    let (statuses, removed) = if dir.is_dir() {
         let locks =
             LockDir::open(dir, policy).map_err(|e| Failure::from_error(e, exit::CONFLICT))?;
-        locks
+        let statuses = locks
             .status()
-            .map_err(|e| Failure::from_error(e, exit::CONFLICT))?
+            .map_err(|e| Failure::from_error(e, exit::CONFLICT))?;
+        (statuses, locks.removed_but_held())
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     if json {
         let value = serde_json::json!({
             "dir": dir.display().to_string(),
             "policy": {"name": info.name, "version": info.version, "module": module},
             "locks": statuses.iter().map(status_json).collect::<Vec<_>>(),
+            "removed_but_held": removed.iter().map(|r| serde_json::json!({
+                "lock_file": r.lock_file,
+                "pid": r.pid,
+                "state": mode_name(Some(r.mode)),
+            })).collect::<Vec<_>>(),
         });
         println!(
             "{}",
@@ -303,11 +309,24 @@ fn status(dir: &Path, policy: Policy, json: bool) -> Result<ExitCode, Failure> {
     }
     println!("lock directory: {}", dir.display());
     println!("policy: {} {} ({module})", info.name, info.version);
-    if statuses.is_empty() {
+    if statuses.is_empty() && removed.is_empty() {
         println!("no lock files");
         return Ok(ExitCode::SUCCESS);
     }
-    let rows: Vec<[String; 7]> = statuses.iter().map(status_row).collect();
+    let mut rows: Vec<[String; 7]> = statuses.iter().map(status_row).collect();
+    // Locks on files removed while held: nobody new can see them, and a
+    // newcomer would lock a new file of the same name.
+    rows.extend(removed.iter().map(|r| {
+        [
+            "-".to_owned(),
+            r.lock_file.clone(),
+            format!("{} (file removed!)", mode_name(Some(r.mode))),
+            r.pid.map_or_else(|| "-".to_owned(), |p| p.to_string()),
+            "-".to_owned(),
+            "-".to_owned(),
+            "-".to_owned(),
+        ]
+    }));
     let header = [
         "RESOURCE",
         "LOCK FILE",
