@@ -144,7 +144,7 @@ fn unreadable_owner_records_are_reported_and_replaced() {
     let p = Project::new();
     let record = p.dir().join(".lock-config-x.owner");
     let cases: [(&str, Vec<u8>); 5] = [
-        ("empty", Vec::new()),
+        ("blank", b"  \n".to_vec()),
         ("truncated", br#"{"pid": 12, "start_tok"#.to_vec()),
         ("garbage", b"\x00\x01 not json at all".to_vec()),
         ("non-UTF-8", vec![0xff, 0xfe, 0xfd]),
@@ -162,11 +162,20 @@ fn unreadable_owner_records_are_reported_and_replaced() {
             "{what} is reported: {}",
             stderr(&out)
         );
-        assert!(
-            !record.exists(),
-            "{what}: replaced, then cleared on release"
-        );
+        let left = std::fs::read(&record).unwrap();
+        assert!(left.is_empty(), "{what}: replaced, then cleared on release");
     }
+}
+
+#[test]
+fn an_empty_owner_record_file_is_no_record() {
+    let p = Project::new();
+    std::fs::write(p.dir().join(".lock-config-x.owner"), "").unwrap();
+
+    let out = p.output(&["run", "--timeout", "0", "config:x", "--", "true"]);
+
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stderr(&out), "", "a cleared record is not a leftover");
 }
 
 /// An owner record as the default policy writes it, for `pid` with

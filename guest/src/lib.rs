@@ -33,6 +33,8 @@ pub mod timeout;
 #[cfg(test)]
 mod fake;
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
 
 pub use engine::{CONTRACT, OrphanedHolder, Preset};

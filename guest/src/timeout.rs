@@ -88,12 +88,15 @@ impl Timeout {
                 .saturating_mul(10)
                 .saturating_add(digit.saturating_mul(unit_ns));
         }
-        // The fraction, digit by digit, while it still adds nanoseconds.
-        let mut scale = unit_ns;
-        for digit in fraction.bytes().map(|b| u128::from(b - b'0')) {
-            scale /= 10;
-            ns = ns.saturating_add(digit * scale);
+        // The fraction, exactly: Horner's rule from the last digit. Flooring
+        // each step floors the whole sum, so no digit's share is rounded on
+        // its own (dividing the unit by ten per digit lost up to 5ns for
+        // `m` and `h`). The running value stays below one unit.
+        let mut part: u128 = 0;
+        for digit in fraction.bytes().rev().map(|b| u128::from(b - b'0')) {
+            part = (part + digit * unit_ns) / 10;
         }
+        ns = ns.saturating_add(part);
         Ok(u64::try_from(ns).map_or(Timeout::Forever, Timeout::After))
     }
 
@@ -158,6 +161,14 @@ mod tests {
             ns("0.1234567891234567891234567891234567890123456789"),
             123_456_789
         );
+    }
+
+    #[test]
+    fn fractions_of_minutes_and_hours_are_exact_to_the_nanosecond() {
+        assert_eq!(ns(".00000000002m"), 1);
+        assert_eq!(ns("0.99999999999m"), 59_999_999_999);
+        assert_eq!(ns("0.999999999999h"), 3_599_999_999_996);
+        assert_eq!(ns("0.000000000000277777777777777777777777777778h"), 1);
     }
 
     #[test]

@@ -505,6 +505,8 @@ impl CallState {
             .read_small(&record, OWNER_LIMIT)
             .map_err(|e| failure(&record, &e))?;
         match bytes {
+            // An empty file is a cleared record: see `clear_owner`.
+            Some(b) if b.is_empty() => Ok(None),
             Some(b) if b.len() > OWNER_LIMIT => Err(Failure {
                 code: ErrorCode::TooLarge,
                 message: format!("owner record `{record}` is larger than {OWNER_LIMIT} bytes"),
@@ -527,15 +529,18 @@ impl CallState {
         let temp = format!("{name}{TEMP_SUFFIX}");
         self.dir()?
             .fs
-            .replace(&record, &temp, &contents)
+            .exchange_in(&record, &temp, &contents)
             .map_err(|e| failure(&record, &e))
     }
 
     fn clear_owner_unmetered(&mut self, file: Handle) -> Result<(), Failure> {
         let record = format!("{}{OWNER_SUFFIX}", self.dir()?.locks.name(file)?);
+        // Emptied rather than removed, so the next holder's write finds the
+        // file in place (see `sys::Dir::exchange_in`); an empty record file
+        // reads as no record.
         self.dir()?
             .fs
-            .remove(&record)
+            .empty(&record)
             .map_err(|e| failure(&record, &e))
     }
 

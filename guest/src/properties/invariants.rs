@@ -24,11 +24,13 @@ const WINDOWS_DEVICES: [&str; 22] = [
     "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
 ];
 
-/// The longest message the policy should ever build, in bytes: values are
-/// quoted at 80 characters, so a message has no reason to grow past this.
-pub const MESSAGE_LIMIT: usize = 1024;
+/// The longest message the policy should ever build, in bytes. A message
+/// quotes at most two values, each cut at 80 characters of at most 10
+/// bytes once escaped (`\u{10ffff}`), plus under 200 bytes of its own
+/// words; an input of any length must stay under this.
+pub const MESSAGE_LIMIT: usize = 2048;
 
-/// Whether a byte is in the portable file-name charset: POSIX's
+/// Whether a character is in the portable file-name charset: POSIX's
 /// `[A-Za-z0-9._-]`, which Windows, macOS and Linux all accept as is.
 pub fn is_portable(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
@@ -96,10 +98,7 @@ pub fn message_problem(message: &str) -> Option<String> {
         return Some("starts with an uppercase letter".to_owned());
     }
     if message.len() > MESSAGE_LIMIT {
-        return Some(format!(
-            "is {} bytes, past {MESSAGE_LIMIT}",
-            message.len()
-        ));
+        return Some(format!("is {} bytes, past {MESSAGE_LIMIT}", message.len()));
     }
     None
 }

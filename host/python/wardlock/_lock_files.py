@@ -484,6 +484,10 @@ def read_owner(_store: Any, handle: int) -> Any:
             data = shared.fs.read_small(rec, OWNER_LIMIT)
         except OSError as err:
             raise LockFailed(failure(rec, err)) from None
+        if data is not None and len(data) == 0:
+            # An empty file is a cleared record: the Rust host empties the
+            # record file on release instead of removing it.
+            return None
         if data is not None and len(data) > OWNER_LIMIT:
             raise LockFailed(
                 Failure("too-large", f"owner record `{rec}` is larger than {OWNER_LIMIT} bytes")

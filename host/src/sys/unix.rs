@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Once, OnceLock};
@@ -211,6 +211,82 @@ impl Dir {
             return Err(err);
         }
         Ok(())
+    }
+
+    /// Put `contents` at `name` through the scratch file `scratch`, in a way
+    /// that allocates no new file once both exist: `contents` are written
+    /// to `scratch`, then the two names are swapped in one atomic step
+    /// (`renameat2(RENAME_EXCHANGE)`), so readers of `name` see the old
+    /// contents or the new, never a part. Where the file system cannot
+    /// swap, or `name` does not exist yet, `scratch` is renamed over
+    /// `name`.
+    ///
+    /// Owner records are written on every acquisition, and creating a file
+    /// each time costs a file system like ext4 far more than the lock
+    /// itself (it searches for a free inode, skipping recently freed ones).
+    ///
+    /// `scratch` is never written through a link or a second hard link (a
+    /// planted hard link could point at a file outside the directory): in
+    /// that case, or if it cannot be opened, it is removed and created
+    /// afresh. There is no fsync: the records live as long as the locks
+    /// they describe, and those do not survive a crash of the machine.
+    pub(crate) fn exchange_in(&self, name: &str, scratch: &str, contents: &[u8]) -> io::Result<()> {
+        let file = match self.open_regular(scratch, libc::O_WRONLY | libc::O_CREAT, RECORD_MODE) {
+            Ok(file) if file.metadata()?.nlink() == 1 => file,
+            _ => {
+                self.remove(scratch)?;
+                self.open_regular(
+                    scratch,
+                    libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL,
+                    RECORD_MODE,
+                )?
+            }
+        };
+        // Overwrite, then cut to length: truncating to zero first would make
+        // ext4 flush the new data to disk at close (its `auto_da_alloc`
+        // heuristic for files rewritten from empty), which costs
+        // milliseconds.
+        let written = fault::check(fault::Op::WriteRecord)
+            .and_then(|()| file.write_all_at(contents, 0))
+            .and_then(|()| file.set_len(contents.len() as u64));
+        drop(file);
+        if let Err(err) = written {
+            let _ = self.remove(scratch);
+            return Err(err);
+        }
+        let from = cstring(OsStr::new(scratch))?;
+        let to = cstring(OsStr::new(name))?;
+        let dir = self.fd.as_raw_fd();
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: both names are NUL-terminated and resolve inside the
+            // open directory descriptor.
+            let rc = unsafe {
+                libc::renameat2(dir, from.as_ptr(), dir, to.as_ptr(), libc::RENAME_EXCHANGE)
+            };
+            if rc == 0 {
+                return Ok(());
+            }
+        }
+        // SAFETY: as above.
+        let rc = unsafe { libc::renameat(dir, from.as_ptr(), dir, to.as_ptr()) };
+        if rc != 0 {
+            let err = io::Error::last_os_error();
+            let _ = self.remove(scratch);
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    /// Empty the file `name`, if it exists, keeping it for the next write.
+    /// A file that is not a plain, singly linked regular file, or that this
+    /// process may not write, is removed instead.
+    pub(crate) fn empty(&self, name: &str) -> io::Result<()> {
+        match self.open_regular(name, libc::O_WRONLY, 0) {
+            Ok(file) if file.metadata()?.nlink() == 1 => file.set_len(0),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+            _ => self.remove(name),
+        }
     }
 
     /// Remove the file `name` if it exists. Never removes a directory.

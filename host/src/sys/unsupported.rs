@@ -41,6 +41,19 @@ impl Dir {
         Err(unsupported())
     }
 
+    pub(crate) fn exchange_in(
+        &self,
+        _name: &str,
+        _scratch: &str,
+        _contents: &[u8],
+    ) -> io::Result<()> {
+        Err(unsupported())
+    }
+
+    pub(crate) fn empty(&self, _name: &str) -> io::Result<()> {
+        Err(unsupported())
+    }
+
     pub(crate) fn remove(&self, _name: &str) -> io::Result<()> {
         Err(unsupported())
     }
