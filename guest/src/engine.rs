@@ -79,6 +79,10 @@ pub(crate) fn unreadable_reason(code: ErrorCode) -> &'static str {
 /// The contract every policy built from this crate implements.
 pub const CONTRACT: &str = "wardlock:policy@0.1.0";
 
+/// How long a busy lock is waited for quietly before its holder is
+/// described and the user told: most waits end sooner, and need neither.
+pub const QUIET_WAIT_NS: u64 = 20 * NS_PER_MS;
+
 /// How long a strict preset looks again before calling a holder orphaned.
 pub const ORPHAN_GRACE_NS: u64 = 250 * NS_PER_MS;
 
@@ -395,6 +399,27 @@ impl Acquisition<'_> {
                 &format!("lock file `{name}` free, taken {}", mode_word(step.mode)),
             );
             return Ok(());
+        }
+        // Most waits are short: wait quietly first, and describe the holder
+        // and tell the user only if the lock is still held after that.
+        if !self.request.timeout.is_zero() && self.preset.orphaned_holder == OrphanedHolder::Wait {
+            let quiet = QUIET_WAIT_NS.min(self.remaining_ns(host));
+            if quiet > 0 {
+                let attempt = host
+                    .lock(file, step.mode, quiet)
+                    .map_err(|failure| failed(host, name, failure))?;
+                if attempt == Attempt::Acquired {
+                    log(
+                        host,
+                        Level::Debug,
+                        &format!(
+                            "lock file `{name}` taken {} after a short wait",
+                            mode_word(step.mode)
+                        ),
+                    );
+                    return Ok(());
+                }
+            }
         }
         let mut seen = self.survey(host, file, name);
 

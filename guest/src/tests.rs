@@ -289,31 +289,55 @@ fn waits_once_with_a_notice_and_takes_the_lock_when_released() {
 
     assert_eq!(host.notices.len(), 1);
     let notice = &host.notices[0];
+    // A quiet wait first; the notice only once that has not been enough.
     assert_eq!(
         notice.message,
         "waiting for `wp:f/WP01` (lock file `.lock-WP-f-WP01`), held by pid 200 (`cargo test`, \
-         alive, for 12s); will wait up to 5.0s"
+         alive, for 12s); will wait up to 4.9s"
     );
-    assert_eq!((notice.lock_file.as_str(), notice.timeout_ms), (WP1, 5_000));
+    assert_eq!((notice.lock_file.as_str(), notice.timeout_ms), (WP1, 4_980));
     assert_eq!(
         host.calls_of(&["try-lock", "waiting", "lock"]),
         [
             "try-lock .lock-feature-f shared",
             "try-lock .lock-WP-f-WP01 exclusive",
+            "lock .lock-WP-f-WP01 exclusive 20000000",
             "waiting .lock-WP-f-WP01",
-            "lock .lock-WP-f-WP01 exclusive 5000000000",
+            "lock .lock-WP-f-WP01 exclusive 4980000000",
         ]
     );
     assert_eq!(locks(&lease).len(), 2);
     assert!(
         host.logs_at(Level::Debug)
             .iter()
-            .any(|m| m.contains("busy, held by pid 200") && m.contains("waiting up to 5.0s")),
+            .any(|m| m.contains("busy, held by pid 200") && m.contains("waiting up to 4.9s")),
         "{:#?}",
         host.logs
     );
     // The old holder's record was still there: it is replaced, with a warning.
     assert_eq!(host.owner_record(WP1).map(|r| r.pid), Some(ME));
+}
+
+#[test]
+fn a_lock_freed_during_the_quiet_wait_is_taken_without_a_notice() {
+    let mut host = FakeHost::new();
+    host.spawn(200, "cargo test");
+    host.hold_with_record(WP1, 200, "wp:f/WP01", 12_000);
+    host.at(SECOND / 200, Event::Release(WP1, 200));
+
+    let lease = lease(&mut host, &DEFAULT, "wp:f/WP01", Mode::Exclusive, "5");
+
+    assert!(host.notices.is_empty(), "{:#?}", host.notices);
+    assert!(
+        host.calls_of(&["state", "read-owner"])
+            .iter()
+            .all(|c| c.starts_with("read-owner"))
+    );
+    assert_eq!(
+        host.calls_of(&["lock"]),
+        ["lock .lock-WP-f-WP01 exclusive 20000000"]
+    );
+    assert_eq!(locks(&lease).len(), 2);
 }
 
 #[test]
@@ -334,7 +358,11 @@ fn times_out_with_a_fresh_holder_description_and_holds_nothing() {
         "timed out after 2.0s waiting for `wp:f/WP01` (lock file `.lock-WP-f-WP01`): held by \
          pid 200 (`cargo test`, alive, for 14s)"
     );
-    assert_eq!(host.calls_of(&["lock"]).len(), 1);
+    assert_eq!(
+        host.calls_of(&["lock"]).len(),
+        2,
+        "a quiet wait, then the announced one"
+    );
     assert_clean(&host);
 }
 
@@ -352,12 +380,14 @@ fn the_timeout_covers_all_steps_together() {
     assert_eq!(
         host.calls_of(&["lock"]),
         [
-            "lock .lock-feature-f shared 5000000000",
-            "lock .lock-WP-f-WP01 exclusive 2000000000",
+            "lock .lock-feature-f shared 20000000",
+            "lock .lock-feature-f shared 4980000000",
+            "lock .lock-WP-f-WP01 exclusive 20000000",
+            "lock .lock-WP-f-WP01 exclusive 1980000000",
         ]
     );
     assert_eq!(host.notices.len(), 2);
-    assert!(host.notices[1].message.ends_with("will wait up to 2.0s"));
+    assert!(host.notices[1].message.ends_with("will wait up to 1.9s"));
     assert!(
         matches!(&error, AcquireError::TimedOut(c) if c.waited_ms == 5_000 && c.lock_file == WP1)
     );
@@ -377,7 +407,10 @@ fn forever_waits_without_a_deadline() {
     assert!(host.notices[0].message.ends_with("; will wait for ever"));
     assert_eq!(
         host.calls_of(&["lock"]),
-        [format!("lock {WP1} exclusive {}", u64::MAX)]
+        [
+            format!("lock {WP1} exclusive 20000000"),
+            format!("lock {WP1} exclusive {}", u64::MAX)
+        ]
     );
 }
 
@@ -464,8 +497,16 @@ fn host_failures_are_never_treated_as_busy_and_leave_nothing_held() {
                 matches!(&error, AcquireError::Failed(f) if f.lock_file == file && f.failure.code == code),
                 "{op} {file}: {error:?}"
             );
+            // Nothing is tried again after the failure that ended it.
+            let last_failing = host
+                .calls
+                .iter()
+                .rposition(|c| c.starts_with(&format!("{op} {file}")))
+                .expect("the failing operation was called");
             assert!(
-                host.calls_of(&["lock"]).len() <= 1,
+                !host.calls[last_failing + 1..]
+                    .iter()
+                    .any(|c| c.starts_with("lock ")),
                 "{op} retried: {:#?}",
                 host.calls
             );

@@ -73,6 +73,10 @@ struct Entry {
     key: u64,
     /// The process that opened the handle; a forked child is not it.
     opener: u32,
+    /// A helper thread still blocked in the kernel for this lock file, in
+    /// this mode, after an earlier wait on the handle timed out: the next
+    /// wait takes it over rather than start a second one.
+    pending: Option<(Mode, mpsc::Receiver<io::Result<File>>)>,
 }
 
 /// Locks held by this process, across every lock directory and handle.
@@ -324,7 +328,7 @@ impl CallState {
                         if left == Some(Duration::ZERO) {
                             None
                         } else {
-                            match self.wait_for(&name, mode, left)? {
+                            match self.wait_for(handle, &name, mode, left)? {
                                 Some(fresh) => {
                                     id = sys::file_id(&fresh).map_err(|e| failure(&name, &e))?;
                                     Some(Arc::new(fresh))
@@ -362,35 +366,58 @@ impl CallState {
     /// (`None`: for ever). Returns the newly opened, locked file.
     fn wait_for(
         &mut self,
+        handle: Handle,
         name: &str,
         mode: Mode,
         left: Option<Duration>,
     ) -> Result<Option<File>, Failure> {
-        let (tx, rx) = mpsc::sync_channel::<io::Result<File>>(1);
         let dir = self.dir()?.clone();
-        let owned = name.to_owned();
-        std::thread::Builder::new()
-            .name("wardlock-wait".into())
-            .spawn(move || {
-                let result = dir
-                    .fs
-                    .open_lock_file(&owned, true)
-                    .and_then(|f| sys::lock(&f, mode).map(|()| f));
-                // If the caller gave up, the send fails and the file, with
-                // its lock, is dropped here.
-                let _ = tx.send(result);
-            })
-            .map_err(|e| failure(name, &e))?;
+        let pending = lock_unpoisoned(&dir.locks.inner)
+            .entries
+            .get_mut(&handle)
+            .and_then(|entry| entry.pending.take())
+            .filter(|(pending_mode, _)| *pending_mode == mode);
+        let rx = match pending {
+            Some((_, rx)) => rx,
+            None => {
+                let (tx, rx) = mpsc::sync_channel::<io::Result<File>>(1);
+                let owned = name.to_owned();
+                let fs_dir = dir.clone();
+                std::thread::Builder::new()
+                    .name("wardlock-wait".into())
+                    .spawn(move || {
+                        let result = fs_dir
+                            .fs
+                            .open_lock_file(&owned, true)
+                            .and_then(|f| sys::lock(&f, mode).map(|()| f));
+                        // If nobody waits any more, the send fails and the
+                        // file, with its lock, is dropped here.
+                        let _ = tx.send(result);
+                    })
+                    .map_err(|e| failure(name, &e))?;
+                rx
+            }
+        };
         let waiting = Instant::now();
         let received = match left {
-            Some(left) => rx.recv_timeout(left).ok(),
-            None => rx.recv().ok(),
+            Some(left) => rx.recv_timeout(left),
+            None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
         };
         self.uncharge(waiting.elapsed());
         match received {
-            Some(Ok(file)) => Ok(Some(file)),
-            Some(Err(err)) => Err(failure(name, &err)),
-            None => Ok(None),
+            Ok(Ok(file)) => Ok(Some(file)),
+            Ok(Err(err)) => Err(failure(name, &err)),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                // Keep the helper for the next wait on this handle.
+                if let Some(entry) = lock_unpoisoned(&dir.locks.inner).entries.get_mut(&handle) {
+                    entry.pending = Some((mode, rx));
+                }
+                Ok(None)
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(Failure {
+                code: ErrorCode::Other,
+                message: format!("the thread waiting for lock file `{name}` ended unexpectedly"),
+            }),
         }
     }
 }
@@ -416,6 +443,7 @@ impl CallState {
                 held: None,
                 key: NEXT_KEY.fetch_add(1, Ordering::Relaxed),
                 opener: sys::pid(),
+                pending: None,
             },
         );
         drop(table);
