@@ -12,7 +12,9 @@ const QUOTE_LIMIT: usize = 80;
 
 /// A value made safe to show between backticks on one line.
 ///
-/// Control characters are escaped (`\n`, `\u{1b}`), a backtick becomes `'`,
+/// Control characters, Unicode line and paragraph separators and the
+/// invisible direction marks that can make a terminal show text out of
+/// order are escaped (`\n`, `\u{1b}`, `\u{202e}`), a backtick becomes `'`,
 /// and values longer than 80 characters are cut with `…`.
 pub fn quote(value: &str) -> String {
     let mut out = String::new();
@@ -23,11 +25,22 @@ pub fn quote(value: &str) -> String {
         }
         match c {
             '`' => out.push('\''),
-            c if c.is_control() => out.extend(c.escape_default()),
+            c if c.is_control() || is_format_trap(c) => out.extend(c.escape_default()),
             c => out.push(c),
         }
     }
     out
+}
+
+/// Characters that are not control characters but still break a one-line
+/// message or reorder what a terminal shows: line and paragraph
+/// separators, and bidirectional marks, embeddings, overrides and isolates.
+fn is_format_trap(c: char) -> bool {
+    matches!(
+        c,
+        '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{061c}'
+    ) || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
 }
 
 /// A duration for people: `850ms`, `2.5s`, `12s`, `5m 0s`, `1h 3m`, `2d 4h`.
@@ -113,5 +126,18 @@ mod tests {
     fn pid_lists_are_comma_separated() {
         assert_eq!(pid_list(&[11, 12]), "11, 12");
         assert_eq!(pid_list(&[]), "");
+    }
+}
+
+#[cfg(test)]
+mod quote_tests {
+    use super::quote;
+
+    #[test]
+    fn separators_and_direction_overrides_are_escaped() {
+        let shown = quote("a\u{2028}b\u{202e}c\u{2067}d`e");
+
+        assert_eq!(shown, "a\\u{2028}b\\u{202e}c\\u{2067}d'e");
+        assert!(!shown.chars().any(|c| c == '\u{2028}' || c == '\u{202e}'));
     }
 }
