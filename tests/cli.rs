@@ -682,3 +682,58 @@ fn a_pinned_directory_uses_its_policy_and_refuses_another() {
     let plan = stdout(&p.output(&["plan", "config:x"]));
     assert!(plan.contains("policy: default"), "{plan}");
 }
+
+#[test]
+fn pinning_over_another_policy_is_refused_until_unpinned() {
+    let p = Project::new();
+    let default = p.file("default.wasm");
+    assert_eq!(
+        code(&p.output(&["policy", "export", default.to_str().unwrap()])),
+        0
+    );
+    assert_eq!(code(&p.output(&["policy", "pin", strict_policy()])), 0);
+
+    let over = p.output(&["policy", "pin", default.to_str().unwrap()]);
+    let same = p.output(&["policy", "pin", strict_policy()]);
+
+    assert_eq!(code(&over), 64, "{}", stderr(&over));
+    assert!(stderr(&over).contains("unpin"), "{}", stderr(&over));
+    assert_eq!(code(&same), 0, "pinning the same policy again is fine");
+}
+
+#[test]
+fn status_of_a_missing_or_wrong_directory_is_an_error_not_an_empty_list() {
+    let p = Project::new();
+    let missing = p.root().join("typo");
+    let file = p.file("a-file");
+    std::fs::write(&file, "").unwrap();
+
+    for dir in [&missing, &file] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wardlock"));
+        cmd.arg("--dir").arg(dir).arg("status");
+        let out = output_of(cmd);
+        assert_eq!(code(&out), 71, "{}: {}", dir.display(), stderr(&out));
+    }
+}
+
+#[test]
+fn a_closed_standard_error_never_stops_the_command() {
+    let p = Project::new();
+    let ran = p.file("ran");
+    // `-vv` writes diagnostics on every step; nobody reads them.
+    let script = format!(
+        "'{}' --dir '{}' -vv run config:x -- touch '{}' 2>&1 | true",
+        env!("CARGO_BIN_EXE_wardlock"),
+        p.dir().display(),
+        ran.display()
+    );
+
+    let out = output_of({
+        let mut cmd = Command::new("bash");
+        cmd.args(["-c", &format!("{script}; exit ${{PIPESTATUS[0]}}")]);
+        cmd
+    });
+
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(ran.exists(), "the command ran");
+}

@@ -29,7 +29,7 @@ pub enum Error {
     #[error("invalid timeout: {0}")]
     InvalidTimeout(String),
     /// The operating system refused an operation on a lock file.
-    #[error("failed to lock `{lock_file}`: {message}")]
+    #[error("failed to lock `{lock_file}`: {}", without_name(lock_file, message))]
     Lock {
         /// The lock file concerned.
         lock_file: String,
@@ -68,7 +68,7 @@ pub enum Error {
     /// of fuel or memory, or broke the contract.
     #[error("policy `{module}` failed: {reason}")]
     Policy {
-        /// The module's file, or `default (embedded)`.
+        /// The module's file, or `built-in`.
         module: String,
         /// What it did.
         reason: String,
@@ -105,4 +105,11 @@ impl Error {
             },
         }
     }
+}
+
+/// `message` without a leading "`name`: ", which the error names already.
+fn without_name<'a>(name: &str, message: &'a str) -> &'a str {
+    message
+        .strip_prefix(&format!("`{name}`: "))
+        .unwrap_or(message)
 }

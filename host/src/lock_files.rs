@@ -216,7 +216,16 @@ pub(crate) fn failure(name: &str, err: &io::Error) -> Failure {
     };
     Failure {
         code,
-        message: format!("`{name}`: {err}"),
+        message: format!("`{name}`: {}", lowercase_first(&err.to_string())),
+    }
+}
+
+/// The operating system's words, in the lowercase of our messages.
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -558,7 +567,7 @@ impl CallState {
         self.dir()?
             .fs
             .exchange_in(&record, &temp, &contents)
-            .map_err(|e| failure(&record, &e))
+            .map_err(|(path, e)| failure(&path, &e))
     }
 
     fn clear_owner_unmetered(&mut self, file: Handle) -> Result<(), Failure> {

@@ -91,7 +91,7 @@ impl Policy {
     pub fn embedded() -> Result<Policy, Error> {
         static EMBEDDED: LazyLock<Result<Policy, Error>> = LazyLock::new(|| {
             let engine = engine()?;
-            let module = "default (embedded)".to_owned();
+            let module = "built-in".to_owned();
             // SAFETY: these bytes were produced by `precompile_component`
             // in this crate's build script, with the same wasmtime and the
             // same configuration; they are not user input.
@@ -115,9 +115,9 @@ impl Policy {
     pub fn from_file(path: impl AsRef<Path>) -> Result<Policy, Error> {
         let path = path.as_ref();
         let module = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| Error::Policy {
+        let bytes = read_module(path).map_err(|reason| Error::Policy {
             module: module.clone(),
-            reason: format!("failed to read the policy file: {e}"),
+            reason: format!("failed to read the policy file: {reason}"),
         })?;
         Policy::from_bytes(module, bytes)
     }
@@ -265,6 +265,24 @@ impl Policy {
     pub fn wasm(&self) -> &[u8] {
         self.inner.wasm.as_deref().unwrap_or(EMBEDDED_WASM)
     }
+}
+
+/// Read a policy file: a regular file of at most `PINNED_LIMIT` bytes (a
+/// device such as `/dev/zero` would otherwise be read for ever).
+fn read_module(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    if !file.metadata().map_err(|e| e.to_string())?.is_file() {
+        return Err("it is not a regular file".to_owned());
+    }
+    let mut bytes = Vec::new();
+    file.take(PINNED_LIMIT as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() > PINNED_LIMIT {
+        return Err(format!("it is larger than {} MiB", PINNED_LIMIT >> 20));
+    }
+    Ok(bytes)
 }
 
 /// Refuse `requested` on a directory pinned to another policy.

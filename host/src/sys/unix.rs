@@ -230,16 +230,27 @@ impl Dir {
     /// that case, or if it cannot be opened, it is removed and created
     /// afresh. There is no fsync: the records live as long as the locks
     /// they describe, and those do not survive a crash of the machine.
-    pub(crate) fn exchange_in(&self, name: &str, scratch: &str, contents: &[u8]) -> io::Result<()> {
-        let file = match self.open_regular(scratch, libc::O_WRONLY | libc::O_CREAT, RECORD_MODE) {
-            Ok(file) if file.metadata()?.nlink() == 1 => file,
+    pub(crate) fn exchange_in(
+        &self,
+        name: &str,
+        scratch: &str,
+        contents: &[u8],
+    ) -> Result<(), (String, io::Error)> {
+        let at = |path: &str| {
+            let path = path.to_owned();
+            move |err: io::Error| (path, err)
+        };
+        let opened = self.open_regular(scratch, libc::O_WRONLY | libc::O_CREAT, RECORD_MODE);
+        let file = match opened {
+            Ok(file) if file.metadata().map_err(at(scratch))?.nlink() == 1 => file,
             _ => {
-                self.remove(scratch)?;
+                self.remove(scratch).map_err(at(scratch))?;
                 self.open_regular(
                     scratch,
                     libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL,
                     RECORD_MODE,
-                )?
+                )
+                .map_err(at(scratch))?
             }
         };
         // Overwrite, then cut to length: truncating to zero first would make
@@ -252,11 +263,17 @@ impl Dir {
         drop(file);
         if let Err(err) = written {
             let _ = self.remove(scratch);
-            return Err(err);
+            return Err((scratch.to_owned(), err));
         }
-        let from = cstring(OsStr::new(scratch))?;
-        let to = cstring(OsStr::new(name))?;
+        let from = cstring(OsStr::new(scratch)).map_err(at(scratch))?;
+        let to = cstring(OsStr::new(name)).map_err(at(name))?;
         let dir = self.fd.as_raw_fd();
+        // A directory planted at `name` is neither swapped nor replaced.
+        if let Some(kind) = self.kind_of(&to).map_err(at(name))?
+            && kind == libc::S_IFDIR
+        {
+            return Err((name.to_owned(), not_regular(name, kind)));
+        }
         #[cfg(target_os = "linux")]
         {
             // SAFETY: both names are NUL-terminated and resolve inside the
@@ -273,7 +290,7 @@ impl Dir {
         if rc != 0 {
             let err = io::Error::last_os_error();
             let _ = self.remove(scratch);
-            return Err(err);
+            return Err((name.to_owned(), err));
         }
         Ok(())
     }
@@ -292,6 +309,11 @@ impl Dir {
     /// Remove the file `name` if it exists. Never removes a directory.
     pub(crate) fn remove(&self, name: &str) -> io::Result<()> {
         let c = cstring(OsStr::new(name))?;
+        if let Some(kind) = self.kind_of(&c)?
+            && kind == libc::S_IFDIR
+        {
+            return Err(not_regular(name, kind));
+        }
         // SAFETY: `c` is NUL-terminated and resolves inside the directory.
         let rc = unsafe { libc::unlinkat(self.fd.as_raw_fd(), c.as_ptr(), 0) };
         if rc == 0 {

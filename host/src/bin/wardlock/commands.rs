@@ -34,7 +34,23 @@ pub fn dispatch(args: Args) -> Result<ExitCode, Failure> {
             )
         }
         Command::Status { json } => {
+            let explicit = args.dir.is_some();
             let dir = lock_dir(args.dir, Create::No)?;
+            if dir.exists() && !dir.is_dir() {
+                return Err(Failure::new(
+                    exit::OS,
+                    format!(
+                        "error: lock directory `{}` is not a directory",
+                        dir.display()
+                    ),
+                ));
+            }
+            if explicit && !dir.exists() {
+                return Err(Failure::new(
+                    exit::OS,
+                    format!("error: lock directory `{}` does not exist", dir.display()),
+                ));
+            }
             status(&dir, policy_for(&dir, requested)?, json)
         }
         Command::Plan {
@@ -72,7 +88,7 @@ fn policy_command(
         PolicyCommand::Check { file } => {
             let policy = load_policy(&file)?;
             let info = policy.info();
-            println!(
+            say!(
                 "ok: `{}` is policy `{}` {} for contract `{}`; default timeout {}",
                 file.display(),
                 info.name,
@@ -89,7 +105,7 @@ fn policy_command(
                 None
             };
             match pinned {
-                Some(policy) => println!(
+                Some(policy) => say!(
                     "lock directory `{}` is pinned to policy `{}` ({})",
                     dir.display(),
                     policy.label(),
@@ -97,7 +113,7 @@ fn policy_command(
                 ),
                 None => {
                     let policy = policy_for(&dir, requested)?;
-                    println!(
+                    say!(
                         "lock directory `{}` is not pinned; this command would use policy `{}` ({})",
                         dir.display(),
                         policy.label(),
@@ -113,8 +129,21 @@ fn policy_command(
                 (None, Some(requested)) => requested,
                 (None, None) => Policy::embedded().map_err(fail)?,
             };
+            if let Some(pinned) = Policy::pinned(&dir).map_err(fail)?
+                && pinned.label() != policy.label()
+            {
+                return Err(Failure::new(
+                    exit::USAGE,
+                    format!(
+                        "error: lock directory `{}` is pinned to policy `{}`; run `wardlock \
+                         policy unpin` first, once no process uses the directory",
+                        dir.display(),
+                        pinned.label()
+                    ),
+                ));
+            }
             policy.pin(&dir).map_err(fail)?;
-            println!(
+            say!(
                 "pinned lock directory `{}` to policy `{}`",
                 dir.display(),
                 policy.label()
@@ -123,7 +152,7 @@ fn policy_command(
         PolicyCommand::Unpin => {
             let dir = lock_dir(dir, Create::No)?;
             Policy::unpin(&dir).map_err(fail)?;
-            println!("lock directory `{}` is not pinned", dir.display());
+            say!("lock directory `{}` is not pinned", dir.display());
         }
         PolicyCommand::Export { out } => {
             let policy = match requested {
@@ -236,7 +265,7 @@ fn run(
     command: &[OsString],
 ) -> Result<ExitCode, Failure> {
     let on_wait: wardlock::WaitHandler =
-        Arc::new(|notice| eprintln!("wardlock: {}", notice.message));
+        Arc::new(|notice| say_err!("wardlock: {}", notice.message));
     let options = Options {
         command: Some(describe(command)),
         on_wait: Some(on_wait),
@@ -254,7 +283,7 @@ fn run(
         match e.kind() {
             std::io::ErrorKind::NotFound => Failure::new(
                 exit::NOT_FOUND,
-                format!("error: command `{name}` not found"),
+                format!("error: command `{name}` not found (or its interpreter is missing)"),
             ),
             _ => Failure::new(
                 exit::CANNOT_RUN,
@@ -264,7 +293,7 @@ fn run(
     });
     let lost = guard.lost_lock_files();
     if !lost.is_empty() {
-        eprintln!(
+        say_err!(
             "wardlock: warning: lock file `{}` was removed or replaced while the command ran; \
              other processes may have held `{resource}` at the same time",
             lost.join("`, `")
@@ -272,7 +301,7 @@ fn run(
     }
     // Release before reporting, and say so if it fails.
     if let Err(err) = guard.release() {
-        eprintln!("wardlock: warning: {err}");
+        say_err!("wardlock: warning: {err}");
     }
     code.map(ExitCode::from)
 }
@@ -301,16 +330,20 @@ fn status(dir: &Path, policy: Policy, json: bool) -> Result<ExitCode, Failure> {
                 "state": mode_name(Some(r.mode)),
             })).collect::<Vec<_>>(),
         });
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(&value).unwrap_or_default()
         );
         return Ok(ExitCode::SUCCESS);
     }
-    println!("lock directory: {}", dir.display());
-    println!("policy: {} {} ({module})", info.name, info.version);
+    say!("lock directory: {}", dir.display());
+    say!("policy: {} {} ({module})", info.name, info.version);
+    if !dir.is_dir() {
+        say!("no lock files: the lock directory does not exist yet");
+        return Ok(ExitCode::SUCCESS);
+    }
     if statuses.is_empty() && removed.is_empty() {
-        println!("no lock files");
+        say!("no lock files");
         return Ok(ExitCode::SUCCESS);
     }
     let mut rows: Vec<[String; 7]> = statuses.iter().map(status_row).collect();
@@ -349,7 +382,7 @@ fn status(dir: &Path, policy: Policy, json: bool) -> Result<ExitCode, Failure> {
             .zip(widths)
             .map(|(cell, w)| format!("{cell:<w$}"))
             .collect();
-        println!("{}", line.join("  ").trim_end());
+        say!("{}", line.join("  ").trim_end());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -371,11 +404,12 @@ fn liveness_name(l: Liveness) -> &'static str {
     }
 }
 
-/// A duration for people: `850ms`, `12s`, `5m 3s`, `2h 10m`.
+/// A duration for people: `850ms`, `1.5s`, `12s`, `5m 3s`, `2h 10m`.
 pub fn human(d: Duration) -> String {
     let ms = d.as_millis();
     match ms {
         0..1_000 => format!("{ms}ms"),
+        1_000..10_000 if ms % 1_000 != 0 => format!("{:.1}s", d.as_secs_f64()),
         1_000..60_000 => format!("{}s", ms / 1_000),
         60_000..3_600_000 => format!("{}m {}s", ms / 60_000, ms / 1_000 % 60),
         _ => format!("{}h {}m", ms / 3_600_000, ms / 60_000 % 60),
@@ -463,19 +497,19 @@ fn plan(
             })).collect::<Vec<_>>(),
             "timeout_ms": plan.timeout_ms,
         });
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(&value).unwrap_or_default()
         );
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    say!(
         "policy: {} {} ({})",
         info.name,
         info.version,
         policy.module()
     );
-    println!(
+    say!(
         "resource: {} ({})",
         plan.resource,
         mode_name(Some(plan.mode))
@@ -486,13 +520,13 @@ fn plan(
         } else {
             ""
         };
-        println!(
+        say!(
             "  {}. {}  {}{record}",
             i + 1,
             step.lock_file,
             mode_name(Some(step.mode))
         );
     }
-    println!("timeout: {timeout}");
+    say!("timeout: {timeout}");
     Ok(ExitCode::SUCCESS)
 }

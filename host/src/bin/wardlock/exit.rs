@@ -36,7 +36,7 @@ impl Failure {
 
     /// Print the message and give the exit code.
     pub fn report(self) -> ExitCode {
-        eprintln!("wardlock: {}", self.message);
+        say_err!("wardlock: {}", self.message);
         ExitCode::from(self.code)
     }
 

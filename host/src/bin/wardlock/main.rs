@@ -4,6 +4,25 @@
 //! Exit codes are documented in `args.rs` and in `--help`; each means one
 //! thing.
 
+/// Print a line on standard output. A closed pipe (`wardlock status |
+/// head -1`) is not an error worth a panic: the line is dropped.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// Print a line on standard error, dropping it if nobody reads any more:
+/// a closed pipe must never stop wardlock from running the command or
+/// releasing the lock.
+macro_rules! say_err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod args;
 mod commands;
 mod exit;
@@ -38,7 +57,7 @@ fn init_logging(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| Quiet(std::io::stderr()))
         .event_format(Plain)
         .init();
 }
@@ -68,5 +87,20 @@ where
         write!(writer, "wardlock: {level}: ")?;
         ctx.field_format().format_fields(writer.by_ref(), event)?;
         writeln!(writer)
+    }
+}
+
+/// Standard error for diagnostics, dropping what cannot be written.
+struct Quiet(std::io::Stderr);
+
+impl std::io::Write for Quiet {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = self.0.write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = self.0.flush();
+        Ok(())
     }
 }
