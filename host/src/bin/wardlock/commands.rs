@@ -409,7 +409,7 @@ pub fn human(d: Duration) -> String {
     let ms = d.as_millis();
     match ms {
         0..1_000 => format!("{ms}ms"),
-        1_000..10_000 if ms % 1_000 != 0 => format!("{:.1}s", d.as_secs_f64()),
+        1_000..10_000 if !ms.is_multiple_of(1_000) => format!("{:.1}s", d.as_secs_f64()),
         1_000..60_000 => format!("{}s", ms / 1_000),
         60_000..3_600_000 => format!("{}m {}s", ms / 60_000, ms / 1_000 % 60),
         _ => format!("{}h {}m", ms / 3_600_000, ms / 60_000 % 60),
