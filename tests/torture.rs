@@ -35,8 +35,9 @@
 //! `cargo test --release --test torture` does a short run; the flags
 //! (`--workers`, `--acquisitions`, `--kills`, `--slack-ms`, `--hang-secs`,
 //! `--seed`, `--keep`) make a long one; `--sabotage` makes the workers
-//! skip the lock, to show that the checker catches what it should,, e.g. `cargo test --release --test
-//! torture -- --acquisitions 100000 --kills 1000`.
+//! skip the lock, to show that the checker catches what it should. The
+//! long run: `cargo test --release --test torture -- --acquisitions 100000
+//! --kills 1000`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{File, OpenOptions};

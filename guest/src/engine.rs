@@ -345,6 +345,34 @@ fn lock_status(lock_file: String, surveyed: Survey) -> LockStatus {
     }
 }
 
+/// Wait up to `ns` for a busy lock without telling the user; whether it
+/// was taken. `when` finishes the debug record of a success.
+#[expect(
+    clippy::result_large_err,
+    reason = "`acquire-error` is the WIT contract's type, returned by value across it"
+)]
+fn wait_unannounced(
+    host: &mut impl Host,
+    step: &Step,
+    file: Handle,
+    ns: u64,
+    when: &str,
+) -> Result<bool, AcquireError> {
+    let name = &step.lock_file;
+    let attempt = host
+        .lock(file, step.mode, ns)
+        .map_err(|failure| failed(host, name, failure))?;
+    let taken = attempt == Attempt::Acquired;
+    if taken {
+        log(
+            host,
+            Level::Debug,
+            &format!("lock file `{name}` taken {} {when}", mode_word(step.mode)),
+        );
+    }
+    Ok(taken)
+}
+
 /// The state of one `acquire` call.
 struct Acquisition<'a> {
     /// The policy's preset.
@@ -404,21 +432,8 @@ impl Acquisition<'_> {
         // and tell the user only if the lock is still held after that.
         if !self.request.timeout.is_zero() && self.preset.orphaned_holder == OrphanedHolder::Wait {
             let quiet = QUIET_WAIT_NS.min(self.remaining_ns(host));
-            if quiet > 0 {
-                let attempt = host
-                    .lock(file, step.mode, quiet)
-                    .map_err(|failure| failed(host, name, failure))?;
-                if attempt == Attempt::Acquired {
-                    log(
-                        host,
-                        Level::Debug,
-                        &format!(
-                            "lock file `{name}` taken {} after a short wait",
-                            mode_word(step.mode)
-                        ),
-                    );
-                    return Ok(());
-                }
+            if quiet > 0 && wait_unannounced(host, step, file, quiet, "after a short wait")? {
+                return Ok(());
             }
         }
         let mut seen = self.survey(host, file, name);
@@ -438,15 +453,7 @@ impl Acquisition<'_> {
                         human_ms(grace / NS_PER_MS)
                     ),
                 );
-                let attempt = host
-                    .lock(file, step.mode, grace)
-                    .map_err(|failure| failed(host, name, failure))?;
-                if attempt == Attempt::Acquired {
-                    log(
-                        host,
-                        Level::Debug,
-                        &format!("lock file `{name}` freed during the grace"),
-                    );
+                if wait_unannounced(host, step, file, grace, "during the grace")? {
                     return Ok(());
                 }
                 seen = self.survey(host, file, name);
