@@ -92,11 +92,6 @@ fn lock_unpoisoned<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl LockTable {
-    fn get(&self, handle: Handle) -> Result<(String, Arc<File>, u64), Failure> {
-        self.get_with_id(handle)
-            .map(|(name, file, key, _)| (name, file, key))
-    }
-
     fn get_with_id(&self, handle: Handle) -> Result<(String, Arc<File>, u64, FileId), Failure> {
         let table = lock_unpoisoned(&self.inner);
         let entry = table
@@ -107,7 +102,7 @@ impl LockTable {
     }
 
     fn name(&self, handle: Handle) -> Result<String, Failure> {
-        self.get(handle).map(|(name, _, _)| name)
+        self.get_with_id(handle).map(|(name, ..)| name)
     }
 
     /// Close `handle`, releasing its lock if this process took it.
@@ -498,8 +493,7 @@ impl CallState {
     }
 
     fn state_unmetered(&mut self, file: Handle) -> Result<LockState, Failure> {
-        let (name, handle_file, _) = self.dir()?.locks.get(file)?;
-        let id = sys::file_id(&handle_file).map_err(|e| failure(&name, &e))?;
+        let (name, _, _, id) = self.dir()?.locks.get_with_id(file)?;
         // One read of the kernel's table serves the whole call (a `status`
         // over many files); a wait makes it stale, so `lock` drops it.
         if self.lock_table.is_none() {
