@@ -20,5 +20,9 @@ pub fn engine_config() -> wasmtime::Config {
     // multi-GiB default: start-up maps and unmaps less.
     config.memory_reservation(MEMORY_LIMIT as u64);
     config.memory_guard_size(64 << 10);
+    // Copy a policy's initial memory at instantiation rather than build a
+    // copy-on-write image for it when the module loads: instances are
+    // pooled and created rarely, while every command start loads a module.
+    config.memory_init_cow(false);
     config
 }
