@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use wardlock::{Error, ErrorCode};
+use wardlock::Error;
 
 /// The lock was not acquired in time (busy, timed out, or refused);
 /// `--conflict-exit-code` changes it. EX_TEMPFAIL, as in flock(1).
@@ -49,10 +49,9 @@ impl Failure {
                 USAGE
             }
             Error::Policy { .. } => POLICY,
-            Error::Lock { code, .. } | Error::Dir { code, .. } => match code {
-                ErrorCode::InvalidName | ErrorCode::BadHandle => POLICY,
-                _ => OS,
-            },
+            // A policy's bad names and handles arrive as `Error::Policy`:
+            // the library blames the module where it sees them.
+            Error::Lock { .. } | Error::Dir { .. } => OS,
         };
         let message = match &err {
             Error::Busy(_) | Error::TimedOut(_) | Error::Refused(_) => err.to_string(),
